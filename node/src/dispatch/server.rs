@@ -1,0 +1,179 @@
+//! The serving side of routes: one accept loop per route, one task per inbound stream.
+//!
+//! libp2p-stream drops inbound streams when the accept loop falls behind, so the loop never does
+//! work itself: it takes a permit from a semaphore (bounding requests in flight; a stream that
+//! finds no permit is answered `unavailable` and closed by a short-lived task) and spawns the
+//! stream's task. The task reads one framed request (size-limited before allocation), runs the
+//! middleware and the handler under the per-request deadline, and writes one framed response.
+
+use std::{sync::Arc, time::Duration};
+
+use futures::{AsyncWriteExt, StreamExt};
+use kith_protocols::{ErrorCode, FrameError, MAX_FRAME_LEN, Request, Response, Route, WireError, read_frame, write_message};
+use libp2p::{PeerId, Stream};
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{counter::Counter, family::Family},
+    registry::Registry,
+};
+use tokio::sync::Semaphore;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::{Handler, Policy, RequestContext, Router};
+
+/// How many inbound requests may be in flight at once, across all routes and peers.
+const MAX_INFLIGHT_REQUESTS: usize = 256;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+    result: String,
+}
+
+/// Counters of what the dispatcher did, exported on `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DispatchMetrics {
+    requests: Family<RouteLabels, Counter>,
+    total: Counter,
+}
+
+impl DispatchMetrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self::default();
+        registry.register(
+            "kith_route_requests",
+            "Inbound route requests by route and result (ok or the wire error code)",
+            metrics.requests.clone(),
+        );
+        metrics
+    }
+
+    fn record(&self, route: &Route, result: &str) {
+        self.requests.get_or_create(&RouteLabels { route: route.to_string(), result: result.to_owned() }).inc();
+        self.total.inc();
+    }
+
+    /// All requests answered so far, whatever their route or result.
+    pub fn total(&self) -> u64 {
+        self.total.get()
+    }
+}
+
+/// Starts one accept loop per route of `router`. The loops stop when `token` is cancelled.
+pub(crate) fn spawn_dispatcher(
+    router: Router,
+    control: &mut libp2p_stream::Control,
+    policy: Policy,
+    request_timeout: Duration,
+    metrics: DispatchMetrics,
+    tasks: &TaskTracker,
+    token: &CancellationToken,
+) -> Result<(), libp2p_stream::AlreadyRegistered> {
+    let permits = Arc::new(Semaphore::new(MAX_INFLIGHT_REQUESTS));
+    for (route, handler) in router.into_entries() {
+        let mut incoming = control.accept(route.protocol())?;
+        let served = Served { route, handler, policy: policy.clone(), request_timeout, metrics: metrics.clone() };
+        let served = Arc::new(served);
+        let permits = permits.clone();
+        let token = token.clone();
+        let tracker = tasks.clone();
+        tasks.spawn(async move {
+            loop {
+                let (peer, stream) = tokio::select! {
+                    biased;
+                    _ = token.cancelled() => break,
+                    next = incoming.next() => match next {
+                        Some(next) => next,
+                        None => break,
+                    },
+                };
+                let served = served.clone();
+                let span = tracing::debug_span!("route", %peer, route = %served.route);
+                match permits.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        tracker.spawn(
+                            async move {
+                                served.serve(peer, stream).await;
+                                drop(permit);
+                            }
+                            .instrument(span),
+                        );
+                    }
+                    Err(_) => {
+                        tracker.spawn(async move { served.refuse_busy(stream).await }.instrument(span));
+                    }
+                }
+            }
+        });
+    }
+    Ok(())
+}
+
+/// One route's handler with everything its streams need.
+struct Served {
+    route: Route,
+    handler: Arc<dyn Handler>,
+    policy: Policy,
+    request_timeout: Duration,
+    metrics: DispatchMetrics,
+}
+
+impl Served {
+    async fn serve(&self, peer: PeerId, mut stream: Stream) {
+        let response = match tokio::time::timeout(self.request_timeout, self.answer(peer, &mut stream)).await {
+            Ok(Some(response)) => response,
+            // The caller closed the stream without sending anything: nothing to answer.
+            Ok(None) => return,
+            Err(_) => Response::err(Uuid::nil(), WireError::new(ErrorCode::Timeout, "the request took too long")),
+        };
+        let result = match &response.result {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => e.code.to_string(),
+        };
+        self.metrics.record(&self.route, &result);
+        if let Err(error) = write_message(&mut stream, &response).await {
+            tracing::debug!(%error, "could not write the response");
+        }
+        let _ = stream.close().await;
+        tracing::debug!(%result, "served");
+    }
+
+    /// Reads the request and runs the middleware and the handler. `None` means the caller went
+    /// away before sending a request.
+    async fn answer(&self, peer: PeerId, stream: &mut Stream) -> Option<Response> {
+        let bytes = match read_frame(stream, MAX_FRAME_LEN).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return None,
+            Err(FrameError::Io(error)) => {
+                tracing::debug!(%error, "stream failed while reading the request");
+                return None;
+            }
+            Err(error) => return Some(Response::err(Uuid::nil(), WireError::new(error.code(), error.to_string()))),
+        };
+        let request: Request = match serde_json::from_slice(&bytes) {
+            Ok(request) => request,
+            Err(error) => {
+                let error = WireError::new(ErrorCode::InvalidRequest, format!("malformed request envelope: {error}"));
+                return Some(Response::err(Uuid::nil(), error));
+            }
+        };
+        if let Err(error) = self.policy.check(&peer, &self.route) {
+            return Some(Response::err(request.id, error));
+        }
+        let ctx = RequestContext { peer, route: self.route.clone(), request_id: request.id, ts: request.ts };
+        Some(match self.handler.call(ctx, request.body).await {
+            Ok(body) => Response::ok(request.id, body),
+            Err(error) => Response::err(request.id, error),
+        })
+    }
+
+    async fn refuse_busy(&self, mut stream: Stream) {
+        self.metrics.record(&self.route, &ErrorCode::Unavailable.to_string());
+        let error = WireError::new(ErrorCode::Unavailable, "too many requests in flight, try again shortly")
+            .with_retry_after(Duration::from_millis(200));
+        let _ = write_message(&mut stream, &Response::<serde_json::Value>::err(Uuid::nil(), error)).await;
+        let _ = stream.close().await;
+    }
+}

@@ -1,0 +1,63 @@
+//! The node's error type, and its one mapping onto the wire's error codes.
+
+use kith_protocols::ErrorCode;
+use libp2p::Multiaddr;
+
+/// Everything that can go wrong inside a node.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The transport could not be built (for example, Noise key derivation failed).
+    #[error("building the transport: {0}")]
+    Transport(String),
+    /// An address names a transport Kith does not run.
+    #[error("address {addr} is not usable: {reason}")]
+    UnsupportedAddress {
+        /// The offending address.
+        addr: Multiaddr,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// Listening on an address failed.
+    #[error("listening on {addr}: {reason}")]
+    Listen {
+        /// The address we tried to listen on.
+        addr: Multiaddr,
+        /// What the transport said.
+        reason: String,
+    },
+    /// mDNS could not start (no usable interface or socket).
+    #[error("starting mDNS: {0}")]
+    Mdns(String),
+    /// Gossipsub rejected its configuration.
+    #[error("configuring gossipsub: {0}")]
+    Gossip(String),
+    /// Dialing a peer failed.
+    #[error("dialing: {0}")]
+    Dial(String),
+    /// Publishing on a gossip topic failed.
+    #[error("publishing: {0}")]
+    Publish(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] kith_storage::Error),
+    /// The node's event loop has stopped (the node is shutting down).
+    #[error("the node is shutting down")]
+    Stopped,
+}
+
+impl Error {
+    /// The wire error code for this error: the one place that decides it, so a stream reply and
+    /// an HTTP reply for the same failure cannot disagree.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::UnsupportedAddress { .. } => ErrorCode::InvalidRequest,
+            Error::Dial(_) | Error::Stopped | Error::Publish(_) => ErrorCode::Unavailable,
+            Error::Transport(_)
+            | Error::Listen { .. }
+            | Error::Mdns(_)
+            | Error::Gossip(_)
+            | Error::Store(_) => ErrorCode::InternalError,
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The Kith node: a private libp2p network member and the services that run on it.
+//!
+//! # Brief overview
+//!
+//! - [`Node`] starts everything from a [`NodeConfig`] and a [`kith_storage::Store`], and returns
+//!   once its listeners are bound. It owns the tasks and stops them in [`Node::shutdown`].
+//! - The **event loop** (private) is the only code that touches the libp2p swarm. Its composed
+//!   behaviour is [`Behaviour`]; its transport comes from [`build_transport`], the one function
+//!   that builds TCP → private network (PSK) → Noise → yamux.
+//! - [`NodeHandle`] is the cheap-clone front: commands go in over a bounded channel,
+//!   [`NodeEvent`]s come out over a broadcast, and [`RouteClient`] calls other nodes' routes.
+//! - The **peer-found pipeline** (module `discovery`) receives every [`PeerFound`] from every
+//!   discovery source and applies the same rules to all of them: rate limit, skip, blocklist,
+//!   dial, ask for info, check, record.
+//! - The **dispatcher** serves a [`Router`] of `/visibility/op/domain/version` routes, each its
+//!   own libp2p protocol, one task per inbound stream, behind one middleware chain ([`Policy`]).
+//! - **Services** ([`NetworkService`]) hold the rules; route handlers and the HTTP API both call
+//!   them, so a rule lives in one place.
+//!
+//! A request from another node flows: TCP → PSK → Noise → yamux → libp2p-stream protocol for the
+//! route → dispatcher task (frame size limit, envelope, policy, deadline) → handler → service.
+
+#![deny(missing_docs)]
+
+mod behaviour;
+mod discovery;
+mod dispatch;
+mod error;
+mod event_loop;
+mod handle;
+mod node;
+mod services;
+mod state;
+mod transport;
+
+pub use behaviour::{Behaviour, IDENTIFY_PROTOCOL, KAD_PROTOCOL};
+pub use discovery::PeerFound;
+pub use dispatch::{Handler, Policy, RequestContext, RouteClient, Router};
+pub use error::Error;
+pub use handle::NodeHandle;
+pub use node::{Node, NodeConfig};
+pub use services::NetworkService;
+pub use state::{Connection, now_ms};
+pub use transport::{TransportKind, build_transport, check_address};
+
+use kith_protocols::NodeInfo;
+use libp2p::PeerId;
+
+/// Something that happened on the node, for subscribers (the web UI's event stream, tests).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum NodeEvent {
+    /// The first connection to a peer opened.
+    PeerConnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// The last connection to a peer closed.
+    PeerDisconnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// The pipeline started dialing a peer.
+    DialStarted {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A peer answered its info and belongs to our network.
+    PeerVerified {
+        /// The peer.
+        peer: PeerId,
+        /// What it said about itself.
+        info: Box<NodeInfo>,
+    },
+    /// Dialing or checking a peer failed; it will be retried after a backoff.
+    PeerFailed {
+        /// The peer.
+        peer: PeerId,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A peer was disconnected because it does not belong (another network, incompatible).
+    PeerRejected {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        reason: String,
+    },
+}

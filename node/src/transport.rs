@@ -1,0 +1,140 @@
+//! The only way this crate builds a libp2p transport: TCP (or, for tests, the in-memory
+//! transport) → private-network handshake with the network key → Noise XX → yamux.
+//!
+//! There is deliberately no code path that builds a transport without the pre-shared key: a
+//! caller must hand in a [`NetworkKey`]. QUIC is not offered at all, because QUIC encrypts with
+//! TLS before any libp2p upgrade runs and so bypasses the private-network layer.
+//!
+//! A wrong network key does not fail fast: both sides exchange nonces successfully and only the
+//! Noise handshake then reads garbage, which sometimes stalls until a timeout. The whole upgrade
+//! is therefore bounded by `connect_timeout` (about 5 s by default), and a failed negotiation is
+//! what a foreign node looks like from here.
+
+use std::time::Duration;
+
+use futures::{AsyncRead, AsyncWrite};
+use kith_config::NetworkKey;
+use libp2p::{
+    PeerId, Transport,
+    core::{
+        muxing::StreamMuxerBox,
+        transport::{Boxed, MemoryTransport},
+        upgrade::Version,
+    },
+    identity::Keypair,
+    multiaddr::Protocol,
+    noise,
+    pnet::PnetConfig,
+    tcp, yamux, Multiaddr,
+};
+
+use crate::Error;
+
+/// Which carrier the transport runs on. Both go through exactly the same PSK/Noise/yamux stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TransportKind {
+    /// TCP sockets (with DNS resolution of `/dns*` addresses): what a real node uses.
+    #[default]
+    Tcp,
+    /// libp2p's in-process memory transport, for fast tests and benchmarks.
+    Memory,
+}
+
+/// Builds the authenticated, multiplexed transport of a node.
+pub fn build_transport(
+    keypair: &Keypair,
+    network_key: &NetworkKey,
+    kind: TransportKind,
+    connect_timeout: Duration,
+) -> Result<Boxed<(PeerId, StreamMuxerBox)>, Error> {
+    match kind {
+        TransportKind::Tcp => {
+            let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true));
+            match libp2p::dns::tokio::Transport::system(tcp) {
+                Ok(dns) => upgrade(dns, keypair, network_key, connect_timeout),
+                Err(error) => {
+                    // A machine without a usable resolver configuration can still dial IP
+                    // addresses; only `/dns*` bootstrap addresses stop working.
+                    tracing::warn!(%error, "no system DNS configuration; /dns addresses will not resolve");
+                    let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true));
+                    upgrade(tcp, keypair, network_key, connect_timeout)
+                }
+            }
+        }
+        TransportKind::Memory => upgrade(MemoryTransport::default(), keypair, network_key, connect_timeout),
+    }
+}
+
+/// Runs the private-network handshake on the raw socket, then Noise and yamux, all inside one
+/// timeout.
+fn upgrade<T>(
+    base: T,
+    keypair: &Keypair,
+    network_key: &NetworkKey,
+    connect_timeout: Duration,
+) -> Result<Boxed<(PeerId, StreamMuxerBox)>, Error>
+where
+    T: Transport + Send + Unpin + 'static,
+    T::Output: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    T::Error: Send + Sync + 'static,
+    T::Dial: Send + 'static,
+    T::ListenerUpgrade: Send + 'static,
+{
+    let pnet = PnetConfig::new(network_key.psk());
+    let noise = noise::Config::new(keypair).map_err(|e| Error::Transport(e.to_string()))?;
+    Ok(base
+        .and_then(move |socket, _| pnet.handshake(socket))
+        .upgrade(Version::V1)
+        .authenticate(noise)
+        .multiplex(yamux::Config::default())
+        .timeout(connect_timeout)
+        .boxed())
+}
+
+/// Checks that an address is one this transport can listen on or dial: TCP (optionally behind
+/// DNS) or memory. Anything else — QUIC, WebSocket, WebRTC — would either bypass the network key
+/// or is simply not built in, and is refused with an error that says so.
+pub fn check_address(addr: &Multiaddr) -> Result<(), Error> {
+    let mut carrier = None;
+    for protocol in addr.iter() {
+        match protocol {
+            Protocol::Ip4(_) | Protocol::Ip6(_) | Protocol::Dns(_) | Protocol::Dns4(_)
+            | Protocol::Dns6(_) | Protocol::P2p(_) => {}
+            Protocol::Tcp(_) | Protocol::Memory(_) => carrier = Some(()),
+            other => {
+                return Err(Error::UnsupportedAddress {
+                    addr: addr.clone(),
+                    reason: format!(
+                        "protocol {} is not supported: Kith only runs TCP through the private-network layer",
+                        other.tag()
+                    ),
+                });
+            }
+        }
+    }
+    carrier.ok_or_else(|| Error::UnsupportedAddress {
+        addr: addr.clone(),
+        reason: "the address has no /tcp component".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_tcp_and_memory_addresses() {
+        for addr in ["/ip4/127.0.0.1/tcp/4001", "/dns4/example.org/tcp/4001", "/memory/7",
+            "/ip6/::1/tcp/0/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"]
+        {
+            check_address(&addr.parse().unwrap()).unwrap_or_else(|e| panic!("{addr}: {e}"));
+        }
+    }
+
+    #[test]
+    fn refuses_transports_that_bypass_the_network_key() {
+        for addr in ["/ip4/127.0.0.1/udp/4001/quic-v1", "/ip4/127.0.0.1/tcp/4001/ws", "/ip4/127.0.0.1"] {
+            assert!(check_address(&addr.parse().unwrap()).is_err(), "{addr} must be refused");
+        }
+    }
+}

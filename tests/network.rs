@@ -1,0 +1,74 @@
+//! A network forms by itself: C is given only A's address and finds B through Kademlia.
+
+use crate::util::{Options, TestNode, network_key};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_find_each_other_through_the_dht() {
+    let key = network_key();
+    let a = TestNode::spawn(Options::new(&key)).await;
+    let b = TestNode::spawn(Options::new(&key).bootstrap(a.addr())).await;
+    // B must be in A's routing table before C asks A for its neighbourhood.
+    b.wait_until("B has verified A", || b.is_verified(&a.peer_id())).await;
+    a.wait_until("A has verified B", || a.is_verified(&b.peer_id())).await;
+
+    let c = TestNode::spawn(Options::new(&key).bootstrap(a.addr())).await;
+    c.wait_until("C has verified A", || c.is_verified(&a.peer_id())).await;
+    c.wait_until("C has found and verified B", || c.is_verified(&b.peer_id())).await;
+    b.wait_until("B has verified C", || b.is_verified(&c.peer_id())).await;
+    a.wait_until("A has verified C", || a.is_verified(&c.peer_id())).await;
+
+    // C was never told about B: the DHT told it.
+    let c_peers = c.peers_over_http().await;
+    let b_on_c = &c_peers[&b.peer_id().to_string()];
+    assert_eq!(b_on_c["source"], "dht", "C found B through: {b_on_c}");
+
+    for (node, others) in [(&a, [&b, &c]), (&b, [&a, &c]), (&c, [&a, &b])] {
+        let peers = node.peers_over_http().await;
+        for other in others {
+            let entry = peers
+                .get(&other.peer_id().to_string())
+                .unwrap_or_else(|| panic!("{} does not list {}: {peers:?}", node.peer_id(), other.peer_id()));
+            assert_eq!(entry["connected"], true, "{entry}");
+            assert_eq!(entry["role"], "member", "{entry}");
+            assert!(entry["rejected"].is_null(), "{entry}");
+        }
+    }
+
+    // Every node answers the info route of every other, over the private network.
+    let info: kith_protocols::NodeInfo = c
+        .handle()
+        .client()
+        .call(b.peer_id(), &kith_protocols::routes::info(), &serde_json::json!({}))
+        .await
+        .expect("B answers C's info request");
+    assert_eq!(info.peer_id, b.peer_id());
+    assert_eq!(info.network, key.fingerprint());
+
+    for node in [a, b, c] {
+        node.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_describes_the_node() {
+    let key = network_key();
+    let a = TestNode::spawn(Options::new(&key)).await;
+    let (status, body) = a.get("/api/v1/node").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["peer_id"], a.peer_id().to_string());
+    assert_eq!(body["role"], "member");
+    assert_eq!(body["network"], key.fingerprint());
+    let routes: Vec<&str> = body["routes"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert!(routes.contains(&"/public/get/info/0.0.0"), "{routes:?}");
+    assert!(!body["listen_addrs"].as_array().unwrap().is_empty());
+
+    let (status, body) = a.get("/api/v1/network/invite").await;
+    assert_eq!(status, 200, "{body}");
+    let invite = kith_config::Invite::decode(body["invite"].as_str().unwrap()).expect("a valid invite code");
+    assert_eq!(invite.network_key, key);
+    assert_eq!(kith_config::peer_id_of(&invite.addrs[0]), Some(a.peer_id()));
+
+    let metrics = reqwest::get(format!("http://{}/metrics", a.api)).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("kith_peer_found"), "{metrics}");
+    a.shutdown().await;
+}

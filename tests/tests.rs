@@ -1,0 +1,24 @@
+//! Kith's integration tests: whole nodes, real swarms over real TCP on 127.0.0.1, real sled
+//! directories, real HTTP, and — for LAN discovery — real network namespaces.
+//!
+//! One test binary on purpose: every extra binary re-links libp2p, which a 2-core CI feels.
+
+// Shared harness: in-process test nodes, raw wire peers, event-driven waits.
+mod util;
+// Harness for tests that run the `kith` binary as a process.
+mod process;
+
+// Three nodes find each other through Kademlia; peers listed over HTTP.
+mod network;
+// Nodes with another network key, or none, never connect and do no harm.
+mod isolation;
+// The peer-found pipeline: blocklist, rate limit, peers from another network.
+mod pipeline;
+// Restarting keeps the identity and reconnects to known peers without bootstrap.
+mod restart;
+// Garbage on the TCP port, bad frames on routes, bad HTTP requests.
+mod bad_input;
+// The command line: first run, invite/join, corrupt key files, restart of the binary.
+mod cli;
+// mDNS between two network namespaces on one bridge.
+mod mdns;
