@@ -34,7 +34,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use criterion::{Criterion, criterion_group};
+use criterion::{Criterion, criterion_group, criterion_main};
 use kith_config::{Limits, NetworkKey, Role};
 use kith_node::{Node, NodeConfig, NodeEvent, NodeHandle, TransportKind};
 use kith_protocols::{NodeInfo, routes};
@@ -70,7 +70,10 @@ struct Recorder {
 
 impl Recorder {
     fn push(&self, batch: Vec<Duration>) {
-        self.batches.lock().unwrap_or_else(PoisonError::into_inner).push(batch);
+        self.batches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(batch);
     }
 
     /// The iterations of the measured samples, sorted.
@@ -133,13 +136,22 @@ struct Pair {
 
 async fn start_node(network_key: &NetworkKey) -> (Node, Store, TempDir) {
     let dir = tempfile::tempdir().expect("a temporary directory for the node's database");
-    let store = Store::open(&dir.path().join("db"), 8 << 20).expect("opening the node's sled database");
-    let limits = Limits { dial_rate_per_sec: 1_000_000, dial_burst: 1_000_000, ..Limits::default() };
+    let store =
+        Store::open(&dir.path().join("db"), 8 << 20).expect("opening the node's sled database");
+    let limits = Limits {
+        dial_rate_per_sec: 1_000_000,
+        dial_burst: 1_000_000,
+        ..Limits::default()
+    };
     let config = NodeConfig {
         keypair: Keypair::generate_ed25519(),
         network_key: network_key.clone(),
         role: Role::Member,
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("a valid multiaddr literal")],
+        listen: vec![
+            "/ip4/127.0.0.1/tcp/0"
+                .parse()
+                .expect("a valid multiaddr literal"),
+        ],
         bootstrap: Vec::new(),
         mdns: false,
         limits,
@@ -148,7 +160,9 @@ async fn start_node(network_key: &NetworkKey) -> (Node, Store, TempDir) {
         announce_interval: Duration::from_secs(60),
         reconnect_interval: Duration::from_secs(30),
     };
-    let node = Node::start(config, store.clone()).await.expect("starting a node on loopback");
+    let node = Node::start(config, store.clone())
+        .await
+        .expect("starting a node on loopback");
     (node, store, dir)
 }
 
@@ -158,7 +172,12 @@ impl Pair {
         let (a, a_store, a_dir) = start_node(&network_key).await;
         let (b, b_store, b_dir) = start_node(&network_key).await;
         let b_peer = b.handle().local_peer_id();
-        let b_addr = b.handle().listen_addrs().into_iter().next().expect("a started node listens");
+        let b_addr = b
+            .handle()
+            .listen_addrs()
+            .into_iter()
+            .next()
+            .expect("a started node listens");
         let a_events = a.handle().subscribe();
         let b_events = b.handle().subscribe();
         Pair {
@@ -185,7 +204,10 @@ impl Pair {
 
     /// The measured part of `connect_info`: dial B through the full stack, ask its info.
     async fn connect_and_ask(&self) -> NodeInfo {
-        self.a().dial(self.b_peer, vec![self.b_addr.clone()]).await.expect("A dials B on loopback");
+        self.a()
+            .dial(self.b_peer, vec![self.b_addr.clone()])
+            .await
+            .expect("A dials B on loopback");
         self.ask().await
     }
 
@@ -202,13 +224,20 @@ impl Pair {
     /// new connection. Leaves the connection open.
     async fn settle(&mut self) {
         let (a_peer, b_peer) = (self.a_peer(), self.b_peer);
-        for (events, other, side) in [(&mut self.a_events, b_peer, "A"), (&mut self.b_events, a_peer, "B")] {
-            let event = next_event(events, &format!("{side}'s pipeline checking the other node"), |e| match e {
-                NodeEvent::PeerVerified { peer, .. }
-                | NodeEvent::PeerFailed { peer, .. }
-                | NodeEvent::PeerRejected { peer, .. } => *peer == other,
-                _ => false,
-            })
+        for (events, other, side) in [
+            (&mut self.a_events, b_peer, "A"),
+            (&mut self.b_events, a_peer, "B"),
+        ] {
+            let event = next_event(
+                events,
+                &format!("{side}'s pipeline checking the other node"),
+                |e| match e {
+                    NodeEvent::PeerVerified { peer, .. }
+                    | NodeEvent::PeerFailed { peer, .. }
+                    | NodeEvent::PeerRejected { peer, .. } => *peer == other,
+                    _ => false,
+                },
+            )
             .await;
             if !matches!(event, NodeEvent::PeerVerified { .. }) {
                 self.check_failures += 1;
@@ -228,15 +257,19 @@ impl Pair {
             }
             self.a().disconnect(b_peer).await;
             if a_connected {
-                next_event(&mut self.a_events, "A seeing B disconnect", |e| {
-                    matches!(e, NodeEvent::PeerDisconnected { peer } if *peer == b_peer)
-                })
+                next_event(
+                    &mut self.a_events,
+                    "A seeing B disconnect",
+                    |e| matches!(e, NodeEvent::PeerDisconnected { peer } if *peer == b_peer),
+                )
                 .await;
             }
             if b_connected {
-                next_event(&mut self.b_events, "B seeing A disconnect", |e| {
-                    matches!(e, NodeEvent::PeerDisconnected { peer } if *peer == a_peer)
-                })
+                next_event(
+                    &mut self.b_events,
+                    "B seeing A disconnect",
+                    |e| matches!(e, NodeEvent::PeerDisconnected { peer } if *peer == a_peer),
+                )
                 .await;
             }
         }
@@ -281,11 +314,17 @@ async fn next_event(
 
 /// A loopback TCP server that echoes one byte per connection.
 async fn start_echo_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding the echo server");
-    let addr = listener.local_addr().expect("a bound listener has an address");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding the echo server");
+    let addr = listener
+        .local_addr()
+        .expect("a bound listener has an address");
     tokio::spawn(async move {
         loop {
-            let Ok((mut socket, _)) = listener.accept().await else { continue };
+            let Ok((mut socket, _)) = listener.accept().await else {
+                continue;
+            };
             tokio::spawn(async move {
                 let _ = socket.set_nodelay(true);
                 let mut byte = [0u8; 1];
@@ -300,11 +339,19 @@ async fn start_echo_server() -> SocketAddr {
 
 /// One baseline iteration: connect, send one byte, read it back.
 async fn tcp_connect_echo(addr: SocketAddr) -> u8 {
-    let mut stream = TcpStream::connect(addr).await.expect("connecting to the echo server");
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .expect("connecting to the echo server");
     stream.set_nodelay(true).expect("setting TCP_NODELAY");
-    stream.write_all(&[7]).await.expect("writing to the echo server");
+    stream
+        .write_all(&[7])
+        .await
+        .expect("writing to the echo server");
     let mut byte = [0u8; 1];
-    stream.read_exact(&mut byte).await.expect("reading the echo");
+    stream
+        .read_exact(&mut byte)
+        .await
+        .expect("reading the echo");
     byte[0]
 }
 
@@ -318,7 +365,10 @@ fn connection(c: &mut Criterion) {
     let full = Arc::new(Recorder::default());
 
     let mut group = c.benchmark_group("connection");
-    group.sample_size(SAMPLE_SIZE).measurement_time(MEASUREMENT_TIME).warm_up_time(WARM_UP_TIME);
+    group
+        .sample_size(SAMPLE_SIZE)
+        .measurement_time(MEASUREMENT_TIME)
+        .warm_up_time(WARM_UP_TIME);
 
     group.bench_function("tcp_connect_echo", |b| {
         b.to_async(&rt).iter_custom(|iters| {
@@ -393,11 +443,20 @@ fn connection(c: &mut Criterion) {
         (pair.reconnects_closed, pair.check_failures, dials)
     });
 
-    let summaries: Vec<Summary> = [("tcp_connect_echo", &tcp), ("info_established", &info), ("connect_info", &full)]
-        .into_iter()
-        .filter_map(|(name, recorder)| Summary::of(name, &recorder.measured()))
-        .collect();
-    print_report(&summaries, reconnects_closed, check_failures, pipeline_dials);
+    let summaries: Vec<Summary> = [
+        ("tcp_connect_echo", &tcp),
+        ("info_established", &info),
+        ("connect_info", &full),
+    ]
+    .into_iter()
+    .filter_map(|(name, recorder)| Summary::of(name, &recorder.measured()))
+    .collect();
+    print_report(
+        &summaries,
+        reconnects_closed,
+        check_failures,
+        pipeline_dials,
+    );
 
     match Arc::try_unwrap(pair) {
         Ok(pair) => rt.block_on(pair.into_inner().shutdown()),
@@ -405,15 +464,26 @@ fn connection(c: &mut Criterion) {
     }
 }
 
-fn print_report(summaries: &[Summary], reconnects_closed: u64, check_failures: u64, pipeline_dials: u64) {
-    let baseline = summaries.iter().find(|s| s.name == "tcp_connect_echo").map(|s| s.median);
+fn print_report(
+    summaries: &[Summary],
+    reconnects_closed: u64,
+    check_failures: u64,
+    pipeline_dials: u64,
+) {
+    let baseline = summaries
+        .iter()
+        .find(|s| s.name == "tcp_connect_echo")
+        .map(|s| s.median);
     println!();
     println!("Per-iteration results of the measured samples (times in ms):");
     println!();
     println!("| benchmark | iterations | min | median | p90 | p99 | max | median / TCP baseline |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for s in summaries {
-        let ratio = baseline.map_or_else(|| "n/a".to_owned(), |b| format!("{:.1}×", s.median.as_secs_f64() / b.as_secs_f64()));
+        let ratio = baseline.map_or_else(
+            || "n/a".to_owned(),
+            |b| format!("{:.1}×", s.median.as_secs_f64() / b.as_secs_f64()),
+        );
         println!(
             "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
             s.name,
@@ -428,8 +498,15 @@ fn print_report(summaries: &[Summary], reconnects_closed: u64, check_failures: u
     }
     println!();
     if let Some(full) = summaries.iter().find(|s| s.name == "connect_info") {
-        let verdict = if ms(full.median) <= TARGET_MS { "met" } else { "MISSED" };
-        println!("Target connect_info median <= {TARGET_MS} ms: {verdict} ({:.3} ms)", ms(full.median));
+        let verdict = if ms(full.median) <= TARGET_MS {
+            "met"
+        } else {
+            "MISSED"
+        };
+        println!(
+            "Target connect_info median <= {TARGET_MS} ms: {verdict} ({:.3} ms)",
+            ms(full.median)
+        );
     }
     println!(
         "Sanity (connect_info, whole run incl. warm-up): connections found re-opened before measuring: \
@@ -439,8 +516,4 @@ fn print_report(summaries: &[Summary], reconnects_closed: u64, check_failures: u
 }
 
 criterion_group!(benches, connection);
-
-fn main() {
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-}
+criterion_main!(benches);

@@ -11,7 +11,7 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::util::{Options, RawPeer, RawStack, TestNode, network_key};
+use crate::util::{Options, RawEvent, RawPeer, RawStack, TestNode, network_key};
 
 /// Reads until the node closes the socket; fails if it is still open after `limit`.
 async fn assert_closed_within(mut socket: TcpStream, limit: Duration, what: &str) {
@@ -91,8 +91,9 @@ async fn read_error(stream: &mut libp2p::Stream) -> kith_protocols::WireError {
 async fn broken_frames_on_a_route_get_typed_errors() {
     let key = network_key();
     let a = TestNode::spawn(Options::new(&key)).await;
-    let raw = RawPeer::spawn(RawStack::Psk(key.clone())).await;
+    let mut raw = RawPeer::spawn(RawStack::Psk(key.clone())).await;
     raw.dial(a.addr());
+    raw.wait_for("the raw peer to connect", |e| matches!(e, RawEvent::Connected(_))).await;
 
     // Oversized: a header announcing 2 MiB is refused from the header alone.
     let mut stream = open_info(&raw, &a).await;

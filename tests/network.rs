@@ -17,10 +17,15 @@ async fn three_nodes_find_each_other_through_the_dht() {
     b.wait_until("B has verified C", || b.is_verified(&c.peer_id())).await;
     a.wait_until("A has verified C", || a.is_verified(&c.peer_id())).await;
 
-    // C was never told about B: the DHT told it.
-    let c_peers = c.peers_over_http().await;
-    let b_on_c = &c_peers[&b.peer_id().to_string()];
-    assert_eq!(b_on_c["source"], "dht", "C found B through: {b_on_c}");
+    // Neither B nor C was told about the other: the DHT told one of them (whichever asked
+    // first), and the other saw that peer come in.
+    let b_on_c = c.peers_over_http().await[&b.peer_id().to_string()].clone();
+    let c_on_b = b.peers_over_http().await[&c.peer_id().to_string()].clone();
+    let sources = [b_on_c["source"].as_str().unwrap(), c_on_b["source"].as_str().unwrap()];
+    assert!(
+        sources.contains(&"dht") && sources.iter().all(|s| *s == "dht" || *s == "inbound"),
+        "B and C must meet through the DHT; C says {b_on_c}, B says {c_on_b}"
+    );
 
     for (node, others) in [(&a, [&b, &c]), (&b, [&a, &c]), (&c, [&a, &b])] {
         let peers = node.peers_over_http().await;

@@ -117,7 +117,7 @@ async fn a_peer_from_another_network_is_disconnected_and_remembered() {
     let NodeEvent::PeerRejected { reason, .. } = event else { unreachable!() };
     assert!(reason.contains("network"), "{reason}");
     liar.wait_for("A to hang up", |e| matches!(e, RawEvent::Closed(_))).await;
-    assert!(!a.handle().is_connected(&liar.peer_id));
+    a.wait_until("A has no connection to the liar", || !a.handle().is_connected(&liar.peer_id)).await;
 
     // Remembered, with the reason, and shown to the owner.
     let record = a.store().peers().get(&liar.peer_id).unwrap().expect("recorded");

@@ -87,7 +87,7 @@ impl Behaviour {
             .message_id_fn(content_message_id);
         if role == Role::Bootstrap {
             // Peer exchange on prune: an entry node hands out other peers when it sheds load.
-            gossip_config.do_px();
+            gossip_config.do_px().prune_peers(16);
         }
         let gossip_config = gossip_config.build().map_err(|e| Error::Gossip(e.to_string()))?;
         let gossipsub = gossipsub::Behaviour::new(MessageAuthenticity::Signed(keypair.clone()), gossip_config)

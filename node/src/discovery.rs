@@ -4,8 +4,9 @@
 //! unsolicited connections, the bootstrap list, the stored peer book, the owner — emits a
 //! [`PeerFound`] into one bounded channel. The pipeline takes them one at a time, in order:
 //!
-//! 1. **rate limit** (governor, `dial_rate_per_sec` with `dial_burst`): a flood of discoveries
-//!    cannot make the node work faster than this;
+//! 1. **rate limit** (governor, `dial_rate_per_sec` with `dial_burst`), applied to every
+//!    discovery, including the ones later skipped: a flood of discoveries cannot make the node
+//!    work faster than this;
 //! 2. **skip** ourselves, peers already connected and verified, peers being handled right now,
 //!    peers that failed recently (exponential backoff) or that we rejected;
 //! 3. **blocklist**: a blocked peer is never dialed (the swarm also refuses it inbound);
@@ -171,6 +172,8 @@ enum Outcome {
 struct Backoff {
     failures: u32,
     until: Instant,
+    /// The peer proved to be on another network or incompatible (not merely unreachable).
+    rejected: bool,
 }
 
 pub(crate) struct Pipeline {
@@ -270,12 +273,12 @@ impl Pipeline {
                 let _ = self.node.emit(NodeEvent::PeerFailed { peer, reason });
                 let failures = self.backoff.get(&peer).map_or(1, |b| b.failures.saturating_add(1));
                 let delay = BASE_BACKOFF.saturating_mul(1 << failures.min(16).saturating_sub(1)).min(MAX_BACKOFF);
-                self.backoff.insert(peer, Backoff { failures, until: Instant::now() + delay });
+                self.backoff.insert(peer, Backoff { failures, until: Instant::now() + delay, rejected: false });
             }
             Outcome::Rejected(reason) => {
                 self.metrics.outcome("rejected");
                 tracing::info!(%peer, %reason, "peer rejected");
-                self.backoff.insert(peer, Backoff { failures: u32::MAX, until: Instant::now() + REJECTION_BACKOFF });
+                self.backoff.insert(peer, Backoff { failures: 0, until: Instant::now() + REJECTION_BACKOFF, rejected: true });
             }
         }
     }
@@ -295,6 +298,11 @@ impl Pipeline {
         }
         if let Some(backoff) = self.backoff.get(&peer) {
             if backoff.until > Instant::now() && found.source != PeerSource::Manual {
+                if backoff.rejected && connected {
+                    // It came back (inbound) while we still know it does not belong.
+                    self.node.disconnect(peer).await;
+                    return self.metrics.outcome("disconnected-rejected");
+                }
                 return self.metrics.outcome("skipped-backoff");
             }
         }

@@ -38,6 +38,9 @@ pub enum Error {
     /// Publishing on a gossip topic failed.
     #[error("publishing: {0}")]
     Publish(String),
+    /// Settings or key material were refused (for example, an invite that cannot be encoded).
+    #[error(transparent)]
+    Config(#[from] kith_config::Error),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] kith_storage::Error),
@@ -57,6 +60,7 @@ impl Error {
             | Error::Listen { .. }
             | Error::Mdns(_)
             | Error::Gossip(_)
+            | Error::Config(_)
             | Error::Store(_) => ErrorCode::InternalError,
         }
     }

@@ -11,7 +11,7 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use futures::StreamExt;
-use kith_protocols::{Announcement, NETWORK_TOPIC, PeerSource};
+use kith_protocols::{Announcement, MAX_ANNOUNCEMENT_ADDRS, NETWORK_TOPIC, PeerSource};
 use libp2p::{
     Multiaddr, PeerId, Swarm,
     core::{ConnectedPoint, transport::ListenerId},
@@ -34,7 +34,7 @@ use crate::{
 /// What a [`NodeHandle`](crate::NodeHandle) can ask of the event loop.
 #[derive(Debug)]
 pub(crate) enum Command {
-    /// Dial a known peer at these addresses (plus any the swarm already knows).
+    /// Dial a known peer at these addresses.
     Dial { peer: PeerId, addrs: Vec<Multiaddr>, reply: oneshot::Sender<Result<(), Error>> },
     /// Dial an address whose peer id we do not know (a plain bootstrap multiaddr).
     DialAddress { addr: Multiaddr, source: PeerSource, reply: oneshot::Sender<Result<PeerId, Error>> },
@@ -400,14 +400,15 @@ impl EventLoop {
     }
 
     fn announce(&mut self) {
-        let announcement = Announcement {
-            peer_id: *self.swarm.local_peer_id(),
-            role: self.state.role,
-            addrs: self.state.listen_addrs(),
-            ts: now_ms(),
-        };
-        let Ok(data) = serde_json::to_vec(&announcement) else {
-            return;
+        let mut addrs = self.state.listen_addrs();
+        addrs.truncate(MAX_ANNOUNCEMENT_ADDRS);
+        let announcement = Announcement { peer_id: *self.swarm.local_peer_id(), role: self.state.role, addrs, ts: now_ms() };
+        let data = match announcement.encode() {
+            Ok(data) => data,
+            Err(error) => {
+                tracing::warn!(%error, "our own announcement does not fit the limits");
+                return;
+            }
         };
         match self.swarm.behaviour_mut().gossipsub.publish(self.network_topic.clone(), data) {
             Ok(_) => tracing::debug!("announced ourselves on the network topic"),

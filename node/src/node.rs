@@ -147,15 +147,13 @@ impl Node {
         event_loop.listen(&config.listen, LISTEN_DEADLINE).await?;
 
         let router = infrastructure_routes(config.role);
-        let network = NetworkService::new(
-            handle.clone(),
-            store.clone(),
-            config.network_key.clone(),
-            config.role,
-            router.routes(),
-        );
+        let policy = Policy::new(config.role);
+        // The info document lists what a peer may actually call, not the routes a bootstrap
+        // node registers only to refuse.
+        let served = router.routes().into_iter().filter(|route| policy.admits_route(route)).collect();
+        let network = NetworkService::new(handle.clone(), store.clone(), config.network_key.clone(), config.role, served);
         let router = serve_infrastructure(router, &network);
-        spawn_dispatcher(router, &mut control, Policy::new(config.role), config.request_timeout, dispatch_metrics, &tasks, &token)
+        spawn_dispatcher(router, &mut control, policy, config.request_timeout, dispatch_metrics, &tasks, &token)
             .map_err(|e| Error::Transport(format!("registering routes: {e}")))?;
 
         tasks.spawn(event_loop.run());
@@ -263,11 +261,11 @@ impl Reconnect {
             tokio::select! {
                 biased;
                 _ = token.cancelled() => break,
+                // Kademlia bootstraps by itself when its routing table gains a peer and every
+                // five minutes; this loop only brings back a node that has lost everyone.
                 _ = ticker.tick() => {
                     if self.node.connections().is_empty() {
                         self.reconnect().await;
-                    } else {
-                        let _ = self.node.bootstrap_dht().await;
                     }
                 }
             }

@@ -67,7 +67,12 @@ impl ApiError {
     ///
     /// For `internal-error` use [`ApiError::internal`], which keeps the detail out of the body.
     pub(crate) fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
-        ApiError { code, message: message.into(), retry_after: None, http: None }
+        ApiError {
+            code,
+            message: message.into(),
+            retry_after: None,
+            http: None,
+        }
     }
 
     /// `not-found`.
@@ -87,7 +92,10 @@ impl ApiError {
 
     /// `timeout`: the request took longer than the API allows.
     pub(crate) fn timeout(limit: Duration) -> Self {
-        Self::new(ErrorCode::Timeout, format!("the request took longer than {} s", limit.as_secs()))
+        Self::new(
+            ErrorCode::Timeout,
+            format!("the request took longer than {} s", limit.as_secs()),
+        )
     }
 
     /// `internal-error`: logs `detail` (with its source chain) and shows a generic message.
@@ -143,7 +151,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let body = ApiErrorBody {
-            error: ApiErrorDetail { code: self.code, message: self.message.into_owned() },
+            error: ApiErrorDetail {
+                code: self.code,
+                message: self.message.into_owned(),
+            },
         };
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
@@ -173,13 +184,16 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonDataError(e) => {
                 ApiError::invalid_request(format!("invalid request body: {}", source_text(&e)))
             }
-            JsonRejection::JsonSyntaxError(e) => {
-                ApiError::invalid_request(format!("the request body is not JSON: {}", source_text(&e)))
+            JsonRejection::JsonSyntaxError(e) => ApiError::invalid_request(format!(
+                "the request body is not JSON: {}",
+                source_text(&e)
+            )),
+            JsonRejection::MissingJsonContentType(_) => ApiError::invalid_request(
+                "expected a request body with `Content-Type: application/json`",
+            ),
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::content_too_large()
             }
-            JsonRejection::MissingJsonContentType(_) => {
-                ApiError::invalid_request("expected a request body with `Content-Type: application/json`")
-            }
-            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::content_too_large(),
             other => ApiError::invalid_request(other.body_text()),
         }
     }
@@ -255,11 +269,17 @@ mod tests {
     fn every_code_has_an_error_status() {
         for &code in ErrorCode::ALL {
             let status = status(code);
-            assert!(status.is_client_error() || status.is_server_error(), "{code}: {status}");
+            assert!(
+                status.is_client_error() || status.is_server_error(),
+                "{code}: {status}"
+            );
         }
         assert_eq!(status(ErrorCode::NotFound), StatusCode::NOT_FOUND);
         assert_eq!(status(ErrorCode::InvalidRequest), StatusCode::BAD_REQUEST);
-        assert_eq!(status(ErrorCode::InternalError), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            status(ErrorCode::InternalError),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 
     #[tokio::test]
@@ -316,7 +336,10 @@ mod tests {
         assert_eq!(too_large.code(), ErrorCode::InvalidRequest);
         let not_allowed = ApiError::method_not_allowed();
         assert_eq!(not_allowed.status(), StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(body_of(not_allowed.into_response()).await.error.code, ErrorCode::InvalidRequest);
+        assert_eq!(
+            body_of(not_allowed.into_response()).await.error.code,
+            ErrorCode::InvalidRequest
+        );
     }
 
     #[tokio::test]
@@ -330,6 +353,9 @@ mod tests {
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(response.headers()[header::ALLOW], "GET,HEAD");
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
-        assert_eq!(body_of(response).await.error.code, ErrorCode::InvalidRequest);
+        assert_eq!(
+            body_of(response).await.error.code,
+            ErrorCode::InvalidRequest
+        );
     }
 }

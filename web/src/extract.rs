@@ -25,7 +25,10 @@ impl<T: Serialize> IntoResponse for ApiJson<T> {
         // axum's Json answers a serialization failure with a plain-text 500; ours stays JSON.
         match serde_json::to_vec(&self.0) {
             Ok(bytes) => (
-                [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
                 bytes,
             )
                 .into_response(),

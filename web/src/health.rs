@@ -9,17 +9,31 @@ use crate::{AppState, extract::ApiJson};
 
 /// `/healthz` and `/readyz`.
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
 }
 
 async fn healthz() -> ApiJson<StatusView> {
-    ApiJson(StatusView { status: "ok".to_owned() })
+    ApiJson(StatusView {
+        status: "ok".to_owned(),
+    })
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, ApiJson<StatusView>) {
     if state.network.node().is_running() {
-        (StatusCode::OK, ApiJson(StatusView { status: "ready".to_owned() }))
+        (
+            StatusCode::OK,
+            ApiJson(StatusView {
+                status: "ready".to_owned(),
+            }),
+        )
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, ApiJson(StatusView { status: "starting".to_owned() }))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            ApiJson(StatusView {
+                status: "starting".to_owned(),
+            }),
+        )
     }
 }

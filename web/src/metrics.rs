@@ -27,7 +27,10 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     prometheus_client::encoding::text::encode(&mut text, &state.metrics)
         .map_err(|error| ApiError::internal(&error))?;
     Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static(OPENMETRICS_CONTENT_TYPE))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(OPENMETRICS_CONTENT_TYPE),
+        )],
         text,
     )
         .into_response())

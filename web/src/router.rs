@@ -38,7 +38,9 @@ pub fn router(state: AppState) -> Router {
             ServiceBuilder::new()
                 .layer(TraceLayer::new_for_http())
                 .layer(middleware::from_fn(deadline))
-                .layer(middleware::map_response(crate::error::json_method_not_allowed))
+                .layer(middleware::map_response(
+                    crate::error::json_method_not_allowed,
+                ))
                 .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
         .with_state(state)
@@ -83,7 +85,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
         let body: ApiErrorBody = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(body.error.code, ErrorCode::Timeout);
     }

@@ -26,7 +26,9 @@ pub async fn serve(
         }
     });
     tracing::info!(addr = %local, "HTTP API listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await?;
     tracing::info!(addr = %local, "HTTP API stopped");
     Ok(())
 }

@@ -32,9 +32,14 @@ impl Policy {
         self.paired.write().unwrap_or_else(PoisonError::into_inner).insert(peer);
     }
 
+    /// Whether this node's role serves `route` at all, whoever asks.
+    pub fn admits_route(&self, route: &Route) -> bool {
+        !(self.role == Role::Bootstrap && routes::class_of(route) == RouteClass::Content)
+    }
+
     /// Decides whether `peer` may call `route` at all.
     pub fn check(&self, peer: &PeerId, route: &Route) -> Result<(), WireError> {
-        if self.role == Role::Bootstrap && routes::class_of(route) == RouteClass::Content {
+        if !self.admits_route(route) {
             return Err(WireError::new(
                 ErrorCode::Forbidden,
                 "this is a bootstrap node: it holds no user content",

@@ -111,6 +111,23 @@ pub(crate) fn spawn_dispatcher(
     Ok(())
 }
 
+/// Reads one framed request envelope. `Ok(None)` means the caller went away before sending
+/// anything; an `Err` is the typed error to answer with (the request id is unknown then).
+async fn read_request(stream: &mut Stream) -> Result<Option<Request>, WireError> {
+    let bytes = match read_frame(stream, MAX_FRAME_LEN).await {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Ok(None),
+        Err(FrameError::Io(error)) => {
+            tracing::debug!(%error, "stream failed while reading the request");
+            return Ok(None);
+        }
+        Err(error) => return Err(WireError::new(error.code(), error.to_string())),
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|error| WireError::new(ErrorCode::InvalidRequest, format!("malformed request envelope: {error}")))
+}
+
 /// One route's handler with everything its streams need.
 struct Served {
     route: Route,
@@ -122,11 +139,21 @@ struct Served {
 
 impl Served {
     async fn serve(&self, peer: PeerId, mut stream: Stream) {
-        let response = match tokio::time::timeout(self.request_timeout, self.answer(peer, &mut stream)).await {
-            Ok(Some(response)) => response,
+        // One deadline for the whole request: reading it, the middleware and the handler.
+        let deadline = tokio::time::Instant::now() + self.request_timeout;
+        let response = match tokio::time::timeout_at(deadline, read_request(&mut stream)).await {
+            Err(_) => Response::err(Uuid::nil(), WireError::new(ErrorCode::Timeout, "no complete request arrived in time")),
             // The caller closed the stream without sending anything: nothing to answer.
-            Ok(None) => return,
-            Err(_) => Response::err(Uuid::nil(), WireError::new(ErrorCode::Timeout, "the request took too long")),
+            Ok(Ok(None)) => return,
+            Ok(Err(error)) => Response::err(Uuid::nil(), error),
+            Ok(Ok(Some(request))) => {
+                let id = request.id;
+                match tokio::time::timeout_at(deadline, self.handle(peer, request)).await {
+                    Ok(Ok(body)) => Response::ok(id, body),
+                    Ok(Err(error)) => Response::err(id, error),
+                    Err(_) => Response::err(id, WireError::new(ErrorCode::Timeout, "the request took too long")),
+                }
+            }
         };
         let result = match &response.result {
             Ok(_) => "ok".to_owned(),
@@ -140,33 +167,11 @@ impl Served {
         tracing::debug!(%result, "served");
     }
 
-    /// Reads the request and runs the middleware and the handler. `None` means the caller went
-    /// away before sending a request.
-    async fn answer(&self, peer: PeerId, stream: &mut Stream) -> Option<Response> {
-        let bytes = match read_frame(stream, MAX_FRAME_LEN).await {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => return None,
-            Err(FrameError::Io(error)) => {
-                tracing::debug!(%error, "stream failed while reading the request");
-                return None;
-            }
-            Err(error) => return Some(Response::err(Uuid::nil(), WireError::new(error.code(), error.to_string()))),
-        };
-        let request: Request = match serde_json::from_slice(&bytes) {
-            Ok(request) => request,
-            Err(error) => {
-                let error = WireError::new(ErrorCode::InvalidRequest, format!("malformed request envelope: {error}"));
-                return Some(Response::err(Uuid::nil(), error));
-            }
-        };
-        if let Err(error) = self.policy.check(&peer, &self.route) {
-            return Some(Response::err(request.id, error));
-        }
+    /// The middleware after framing, then the handler.
+    async fn handle(&self, peer: PeerId, request: Request) -> Result<serde_json::Value, WireError> {
+        self.policy.check(&peer, &self.route)?;
         let ctx = RequestContext { peer, route: self.route.clone(), request_id: request.id, ts: request.ts };
-        Some(match self.handler.call(ctx, request.body).await {
-            Ok(body) => Response::ok(request.id, body),
-            Err(error) => Response::err(request.id, error),
-        })
+        self.handler.call(ctx, request.body).await
     }
 
     async fn refuse_busy(&self, mut stream: Stream) {

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use kith_config::{Invite, NetworkKey, Role, peer_id_of};
+use kith_config::{Invite, MAX_INVITE_ADDRS, NetworkKey, Role, peer_id_of};
 use kith_protocols::{NodeInfo, PROTOCOL_VERSION, PeerEntry, PeerSource, PeerView, PeersResponse, Route};
 use kith_storage::Store;
 use libp2p::{Multiaddr, PeerId, multiaddr::Protocol};
@@ -119,13 +119,13 @@ impl NetworkService {
     ///
     /// Loopback addresses are left out when the node has any other, since a friend on another
     /// machine cannot use them; a node that listens only on loopback (tests) keeps them.
-    pub fn invite(&self) -> Invite {
+    pub fn invite(&self) -> Result<Invite, Error> {
         let local = self.node.local_peer_id();
         let all = self.node.listen_addrs();
         let reachable: Vec<Multiaddr> = all.iter().filter(|a| !is_loopback(a)).cloned().collect();
         let chosen = if reachable.is_empty() { all } else { reachable };
-        let addrs = chosen.into_iter().map(|a| with_peer_id(a, local)).collect();
-        Invite { network_key: self.network_key.clone(), addrs }
+        let addrs = chosen.into_iter().take(MAX_INVITE_ADDRS).map(|a| with_peer_id(a, local)).collect();
+        Ok(Invite::new(self.network_key.clone(), addrs)?)
     }
 
     /// Connects to a peer the owner names by address. With a `/p2p/` id the address goes through

@@ -54,6 +54,8 @@ async fn unblock(
     if state.network.unblock(peer_id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found(format!("peer {peer_id} is not blocked")))
+        Err(ApiError::not_found(format!(
+            "peer {peer_id} is not blocked"
+        )))
     }
 }

@@ -6,18 +6,18 @@
 use axum::{Router, extract::State, routing::get};
 use kith_protocols::InviteView;
 
-use crate::{AppState, extract::ApiJson};
+use crate::{AppState, error::ApiError, extract::ApiJson};
 
 /// `/network/...`.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/network/invite", get(invite))
 }
 
-async fn invite(State(state): State<AppState>) -> ApiJson<InviteView> {
-    let invite = state.network.invite();
-    ApiJson(InviteView {
+async fn invite(State(state): State<AppState>) -> Result<ApiJson<InviteView>, ApiError> {
+    let invite = state.network.invite()?;
+    Ok(ApiJson(InviteView {
         invite: invite.encode(),
         addrs: invite.addrs,
         network: state.network.node().network().to_owned(),
-    })
+    }))
 }
