@@ -9,7 +9,7 @@
 
 use std::io::Write;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use kith_client::{BlockView, Client, Multiaddr, PeerId, PeerView};
 use kith_config::{
     Invite, NetworkKey, Settings, create_network_key, load_api_token, load_network_key,
@@ -119,7 +119,7 @@ pub async fn status(client: &Client, out: &mut impl Write) -> anyhow::Result<()>
 pub async fn peers(client: &Client, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
     let peers = client.peers().await?;
     if json {
-        return print_json(serde_json::to_value(&peers)?, out);
+        return print_json(|out| serde_json::to_writer_pretty(out, &peers), out);
     }
     if peers.is_empty() {
         writeln!(out, "No peers known yet.")?;
@@ -185,7 +185,7 @@ pub async fn unblock(client: &Client, peer: PeerId, out: &mut impl Write) -> any
 pub async fn blocks(client: &Client, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
     let blocks = client.blocks().await?;
     if json {
-        return print_json(serde_json::to_value(&blocks)?, out);
+        return print_json(|out| serde_json::to_writer_pretty(out, &blocks), out);
     }
     if blocks.is_empty() {
         writeln!(out, "No peers are blocked.")?;
@@ -203,8 +203,13 @@ fn block_row(block: &BlockView) -> Vec<String> {
     ]
 }
 
-fn print_json(value: serde_json::Value, out: &mut impl Write) -> anyhow::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &value).context("writing JSON")?;
+/// Pretty JSON in the API's own field order, and a newline.
+fn print_json<W: Write>(
+    write: impl FnOnce(&mut W) -> serde_json::Result<()>,
+    out: &mut W,
+) -> anyhow::Result<()> {
+    // Back to the io::Error it wraps, so that a closed pipe is recognised as such.
+    write(out).map_err(std::io::Error::from)?;
     writeln!(out)?;
     Ok(())
 }

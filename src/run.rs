@@ -75,14 +75,10 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<()> {
     let served = serve(&settings, &node, api_token, &mut signals).await;
     node.shutdown().await;
     let closed = store.close().await.context("closing the database");
-    let (api_addr_file, served) = match served {
-        Ok(file) => (Some(file), Ok(())),
-        Err(error) => (None, Err(error)),
-    };
-    let removed = api_addr_file.map_or(Ok(()), ApiAddrFile::remove);
-    served?;
+    // On an early return the file's guard removes it when dropped.
+    let api_addr_file = served?;
     closed?;
-    removed?;
+    api_addr_file.remove()?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -99,13 +95,14 @@ async fn serve(
         .await
         .with_context(|| format!("binding the HTTP API to {}", settings.api))?;
     let bound = listener.local_addr().context("reading the HTTP API's bound address")?;
+    let banner = banner(settings, node, bound)?;
     let api_addr_file = ApiAddrFile::write(&settings.data_dir, bound)?;
 
     let state = kith_web::AppState::new(node.network().clone(), api_token, node.metrics());
     let web_token = CancellationToken::new();
     let mut web = tokio::spawn(kith_web::serve(listener, state, web_token.clone()));
 
-    print_banner(settings, node, bound);
+    print_banner(&banner);
 
     let outcome = tokio::select! {
         name = signals.recv() => {
@@ -170,9 +167,8 @@ async fn close_store(store: Store) {
     }
 }
 
-/// Prints the start-up banner on stdout (parsed by tests and scripts: keep the `key: value`
-/// lines stable).
-fn print_banner(settings: &Settings, node: &Node, api: SocketAddr) {
+/// The start-up banner, parsed by tests and scripts: keep the `key: value` lines stable.
+fn banner(settings: &Settings, node: &Node, api: SocketAddr) -> anyhow::Result<String> {
     let network = node.network();
     let peer_id = node.handle().local_peer_id();
     let listen = node.handle().listen_addrs();
@@ -186,16 +182,21 @@ fn print_banner(settings: &Settings, node: &Node, api: SocketAddr) {
         "  token:    {} (use it as a Bearer token)\n",
         settings.data_dir.api_token().display()
     ));
-    text.push_str(&format!("  invite:   {}\n", network.invite().encode()));
+    let invite = network.invite().context("making an invite code")?;
+    text.push_str(&format!("  invite:   {}\n", invite.encode()));
     if network.role() == Role::Bootstrap {
         let full: Vec<String> = listen.iter().map(|a| with_peer_id(a.clone(), peer_id).to_string()).collect();
         text.push_str(&format!("  bootstrap: {}\n", full.join(" ")));
     }
     let listen: Vec<String> = listen.iter().map(ToString::to_string).collect();
     text.push_str(&format!("  listen:   {}\n", listen.join(" ")));
+    Ok(text)
+}
 
+/// Prints the banner on stdout and flushes it, so that a reader sees it at once.
+fn print_banner(banner: &str) {
     let mut stdout = std::io::stdout().lock();
-    if let Err(error) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    if let Err(error) = stdout.write_all(banner.as_bytes()).and_then(|()| stdout.flush()) {
         // Nobody reads stdout (closed pipe): the node still runs; the logs say what it is.
         tracing::warn!(%error, "could not print the banner");
     }

@@ -77,3 +77,44 @@ async fn api_describes_the_node() {
     assert!(metrics.contains("kith_peer_found"), "{metrics}");
     a.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrap_node_refuses_content_routes() {
+    use kith_protocols::{ErrorCode, routes};
+
+    let key = network_key();
+    let entry = TestNode::spawn(Options::new(&key).role(kith_config::Role::Bootstrap)).await;
+    let member = TestNode::spawn(Options::new(&key).bootstrap(entry.addr())).await;
+    member.wait_until("the member has verified the bootstrap node", || member.is_verified(&entry.peer_id())).await;
+
+    let peers = member.peers_over_http().await;
+    assert_eq!(peers[&entry.peer_id().to_string()]["role"], "bootstrap");
+
+    // Content: refused with a typed error, and not advertised in its info.
+    let client = member.handle().client();
+    let refused = client
+        .call_value(entry.peer_id(), &routes::posts(), serde_json::json!({}))
+        .await
+        .expect_err("a bootstrap node serves no posts");
+    assert_eq!(refused.code, ErrorCode::Forbidden, "{refused}");
+    let info: kith_protocols::NodeInfo =
+        client.call(entry.peer_id(), &routes::info(), &serde_json::json!({})).await.expect("info is served");
+    assert_eq!(info.role, kith_config::Role::Bootstrap);
+    assert!(info.routes.contains(&routes::info()) && info.routes.contains(&routes::peers()), "{:?}", info.routes);
+    assert!(!info.routes.contains(&routes::posts()), "{:?}", info.routes);
+
+    // Peer exchange: the bootstrap node hands out the peers it knows.
+    entry.wait_until("the bootstrap node has verified the member", || entry.is_verified(&member.peer_id())).await;
+    let exchanged: kith_protocols::PeersResponse =
+        client.call(entry.peer_id(), &routes::peers(), &serde_json::json!({})).await.expect("peers are served");
+    assert!(exchanged.peers.iter().any(|p| p.peer_id == member.peer_id()), "{exchanged:?}");
+
+    // A route nobody registered: the member's own node answers not-found, from negotiation.
+    let unknown = client
+        .call_value(entry.peer_id(), &"/public/get/nothing/0.0.0".parse().unwrap(), serde_json::json!({}))
+        .await
+        .expect_err("nobody serves this route");
+    assert_eq!(unknown.code, ErrorCode::NotFound, "{unknown}");
+    entry.shutdown().await;
+    member.shutdown().await;
+}

@@ -74,8 +74,14 @@ impl Behaviour {
         kad.set_mode(Some(kad::Mode::Server));
 
         let mdns = if mdns {
-            let config = mdns::Config { query_interval: MDNS_QUERY_INTERVAL, ..Default::default() };
-            Some(mdns::tokio::Behaviour::new(config, peer_id).map_err(|e| Error::Mdns(e.to_string()))?)
+            let config = mdns::Config {
+                query_interval: MDNS_QUERY_INTERVAL,
+                ..Default::default()
+            };
+            Some(
+                mdns::tokio::Behaviour::new(config, peer_id)
+                    .map_err(|e| Error::Mdns(e.to_string()))?,
+            )
         } else {
             None
         };
@@ -89,9 +95,12 @@ impl Behaviour {
             // Peer exchange on prune: an entry node hands out other peers when it sheds load.
             gossip_config.do_px().prune_peers(16);
         }
-        let gossip_config = gossip_config.build().map_err(|e| Error::Gossip(e.to_string()))?;
-        let gossipsub = gossipsub::Behaviour::new(MessageAuthenticity::Signed(keypair.clone()), gossip_config)
-            .map_err(|e| Error::Gossip(e.to_owned()))?;
+        let gossip_config = gossip_config
+            .build()
+            .map_err(|e| Error::Gossip(e.to_string()))?;
+        let gossipsub =
+            gossipsub::Behaviour::new(MessageAuthenticity::Signed(keypair.clone()), gossip_config)
+                .map_err(|e| Error::Gossip(e.to_owned()))?;
 
         Ok(Self {
             blocks: allow_block_list::Behaviour::default(),

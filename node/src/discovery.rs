@@ -74,7 +74,12 @@ pub struct PeerFound {
 impl PeerFound {
     /// A discovery of `peer` at `addrs` through `source`.
     pub fn new(peer: PeerId, addrs: Vec<Multiaddr>, source: PeerSource) -> Self {
-        Self { peer, addrs, source, deferred: false }
+        Self {
+            peer,
+            addrs,
+            source,
+            deferred: false,
+        }
     }
 }
 
@@ -88,7 +93,12 @@ pub(crate) struct PeerFoundSender {
 impl PeerFoundSender {
     /// Hands a discovery to the pipeline without ever waiting (see [`FOUND_CAPACITY`]).
     pub fn offer(&self, found: PeerFound) {
-        self.metrics.found.get_or_create(&SourceLabel { source: found.source.to_string() }).inc();
+        self.metrics
+            .found
+            .get_or_create(&SourceLabel {
+                source: found.source.to_string(),
+            })
+            .inc();
         if self.tx.try_send(found).is_err() {
             self.metrics.dropped.inc();
         }
@@ -126,9 +136,21 @@ pub(crate) struct PipelineMetrics {
 impl PipelineMetrics {
     pub fn register(registry: &mut Registry) -> Self {
         let metrics = Self::default();
-        registry.register("kith_peer_found", "Peer discoveries by source", metrics.found.clone());
-        registry.register("kith_peer_found_dropped", "Discoveries dropped because the pipeline was full", metrics.dropped.clone());
-        registry.register("kith_pipeline_dials", "Dials started by the peer-found pipeline", metrics.dials.clone());
+        registry.register(
+            "kith_peer_found",
+            "Peer discoveries by source",
+            metrics.found.clone(),
+        );
+        registry.register(
+            "kith_peer_found_dropped",
+            "Discoveries dropped because the pipeline was full",
+            metrics.dropped.clone(),
+        );
+        registry.register(
+            "kith_pipeline_dials",
+            "Dials started by the peer-found pipeline",
+            metrics.dials.clone(),
+        );
         registry.register(
             "kith_pipeline_outcomes",
             "Pipeline decisions: verified, rejected, failed, or why a discovery was skipped",
@@ -138,7 +160,11 @@ impl PipelineMetrics {
     }
 
     fn outcome(&self, outcome: &str) {
-        self.outcomes.get_or_create(&OutcomeLabel { outcome: outcome.to_owned() }).inc();
+        self.outcomes
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     /// Dials the pipeline has started so far.
@@ -271,14 +297,33 @@ impl Pipeline {
                 self.metrics.outcome("failed");
                 tracing::debug!(%peer, %reason, "peer check failed");
                 let _ = self.node.emit(NodeEvent::PeerFailed { peer, reason });
-                let failures = self.backoff.get(&peer).map_or(1, |b| b.failures.saturating_add(1));
-                let delay = BASE_BACKOFF.saturating_mul(1 << failures.min(16).saturating_sub(1)).min(MAX_BACKOFF);
-                self.backoff.insert(peer, Backoff { failures, until: Instant::now() + delay, rejected: false });
+                let failures = self
+                    .backoff
+                    .get(&peer)
+                    .map_or(1, |b| b.failures.saturating_add(1));
+                let delay = BASE_BACKOFF
+                    .saturating_mul(1 << failures.min(16).saturating_sub(1))
+                    .min(MAX_BACKOFF);
+                self.backoff.insert(
+                    peer,
+                    Backoff {
+                        failures,
+                        until: Instant::now() + delay,
+                        rejected: false,
+                    },
+                );
             }
             Outcome::Rejected(reason) => {
                 self.metrics.outcome("rejected");
                 tracing::info!(%peer, %reason, "peer rejected");
-                self.backoff.insert(peer, Backoff { failures: 0, until: Instant::now() + REJECTION_BACKOFF, rejected: true });
+                self.backoff.insert(
+                    peer,
+                    Backoff {
+                        failures: 0,
+                        until: Instant::now() + REJECTION_BACKOFF,
+                        rejected: true,
+                    },
+                );
             }
         }
     }
@@ -296,15 +341,16 @@ impl Pipeline {
         if self.in_flight.contains(&peer) {
             return self.metrics.outcome("skipped-in-flight");
         }
-        if let Some(backoff) = self.backoff.get(&peer) {
-            if backoff.until > Instant::now() && found.source != PeerSource::Manual {
-                if backoff.rejected && connected {
-                    // It came back (inbound) while we still know it does not belong.
-                    self.node.disconnect(peer).await;
-                    return self.metrics.outcome("disconnected-rejected");
-                }
-                return self.metrics.outcome("skipped-backoff");
+        if let Some(backoff) = self.backoff.get(&peer)
+            && backoff.until > Instant::now()
+            && found.source != PeerSource::Manual
+        {
+            if backoff.rejected && connected {
+                // It came back (inbound) while we still know it does not belong.
+                self.node.disconnect(peer).await;
+                return self.metrics.outcome("disconnected-rejected");
             }
+            return self.metrics.outcome("skipped-backoff");
         }
         match self.store.blocks().contains(&peer) {
             Ok(false) => {}
@@ -319,7 +365,11 @@ impl Pipeline {
                 return self.metrics.outcome("skipped-error");
             }
         }
-        if !connected && found.source == PeerSource::Mdns && !found.deferred && self.node.local_peer_id() > peer {
+        if !connected
+            && found.source == PeerSource::Mdns
+            && !found.deferred
+            && self.node.local_peer_id() > peer
+        {
             // Both sides see each other at the same moment; let the smaller id dial first and
             // take a second look later in case it did not.
             let mut again = found;
@@ -336,7 +386,11 @@ impl Pipeline {
         }
         if !connected && found.addrs.is_empty() && found.source != PeerSource::PeerBook {
             // Nothing to dial and nothing connected: a rumour, not a peer. Remember it though.
-            let _ = self.store.peers().record_found(peer, &found.addrs, found.source, now_ms()).await;
+            let _ = self
+                .store
+                .peers()
+                .record_found(peer, &found.addrs, found.source, now_ms())
+                .await;
             return self.metrics.outcome("skipped-no-address");
         }
 
@@ -347,7 +401,12 @@ impl Pipeline {
         if !connected {
             self.metrics.dials.inc();
         }
-        let check = PeerCheck { node: self.node.clone(), store: self.store.clone(), found, connected };
+        let check = PeerCheck {
+            node: self.node.clone(),
+            store: self.store.clone(),
+            found,
+            connected,
+        };
         let done = done.clone();
         let token = self.token.clone();
         self.tasks.spawn(async move {
@@ -371,7 +430,12 @@ struct PeerCheck {
 
 impl PeerCheck {
     async fn run(self) -> Outcome {
-        let PeerFound { peer, addrs, source, .. } = &self.found;
+        let PeerFound {
+            peer,
+            addrs,
+            source,
+            ..
+        } = &self.found;
         let (peer, source) = (*peer, *source);
         let peers = self.store.peers();
         if let Err(error) = peers.record_found(peer, addrs, source, now_ms()).await {
@@ -385,7 +449,12 @@ impl PeerCheck {
                 return Outcome::Failed(reason);
             }
         }
-        let info: NodeInfo = match self.node.client().call(peer, &routes::info(), &serde_json::json!({})).await {
+        let info: NodeInfo = match self
+            .node
+            .client()
+            .call(peer, &routes::info(), &serde_json::json!({}))
+            .await
+        {
             Ok(info) => info,
             Err(error) => {
                 let reason = format!("asking for node info: {error}");
@@ -394,12 +463,23 @@ impl PeerCheck {
             }
         };
         if info.peer_id != peer {
-            return self.reject(peer, format!("its info names another peer id ({})", info.peer_id)).await;
+            return self
+                .reject(
+                    peer,
+                    format!("its info names another peer id ({})", info.peer_id),
+                )
+                .await;
         }
         if let Err(incompatibility) = info.check_compatible(self.node.network()) {
             return self.reject(peer, incompatibility.to_string()).await;
         }
-        let rtt_ms = self.node.state().connections().get(&peer).and_then(|c| c.rtt).map(|rtt| rtt.as_millis() as u32);
+        let rtt_ms = self
+            .node
+            .state()
+            .connections()
+            .get(&peer)
+            .and_then(|c| c.rtt)
+            .map(|rtt| rtt.as_millis() as u32);
         let connected = ConnectedInfo {
             role: Some(info.role),
             agent_version: Some(format!("kith/{}", info.version)),
@@ -410,18 +490,31 @@ impl PeerCheck {
         if let Err(error) = peers.record_connected(peer, connected, now_ms()).await {
             tracing::warn!(%peer, %error, "could not record a verified peer");
         }
-        self.node.add_dht_addresses(peer, info.listen_addrs.clone()).await;
+        self.node
+            .add_dht_addresses(peer, info.listen_addrs.clone())
+            .await;
         tracing::info!(%peer, %source, role = %info.role, "peer verified");
-        let _ = self.node.emit(NodeEvent::PeerVerified { peer, info: Box::new(info) });
+        let _ = self.node.emit(NodeEvent::PeerVerified {
+            peer,
+            info: Box::new(info),
+        });
         Outcome::Verified
     }
 
     async fn reject(&self, peer: PeerId, reason: String) -> Outcome {
         self.node.disconnect(peer).await;
-        if let Err(error) = self.store.peers().record_rejected(peer, &reason, now_ms()).await {
+        if let Err(error) = self
+            .store
+            .peers()
+            .record_rejected(peer, &reason, now_ms())
+            .await
+        {
             tracing::warn!(%peer, %error, "could not record a rejected peer");
         }
-        let _ = self.node.emit(NodeEvent::PeerRejected { peer, reason: reason.clone() });
+        let _ = self.node.emit(NodeEvent::PeerRejected {
+            peer,
+            reason: reason.clone(),
+        });
         Outcome::Rejected(reason)
     }
 }

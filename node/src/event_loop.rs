@@ -35,9 +35,17 @@ use crate::{
 #[derive(Debug)]
 pub(crate) enum Command {
     /// Dial a known peer at these addresses.
-    Dial { peer: PeerId, addrs: Vec<Multiaddr>, reply: oneshot::Sender<Result<(), Error>> },
+    Dial {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        reply: oneshot::Sender<Result<(), Error>>,
+    },
     /// Dial an address whose peer id we do not know (a plain bootstrap multiaddr).
-    DialAddress { addr: Multiaddr, source: PeerSource, reply: oneshot::Sender<Result<PeerId, Error>> },
+    DialAddress {
+        addr: Multiaddr,
+        source: PeerSource,
+        reply: oneshot::Sender<Result<PeerId, Error>>,
+    },
     /// Close every connection to a peer.
     Disconnect { peer: PeerId },
     /// Refuse all connections to and from a peer, closing the open ones.
@@ -55,7 +63,10 @@ pub(crate) enum Command {
 /// Parked reply of a dial, resolved by the matching connection event.
 enum PendingDial {
     Peer(oneshot::Sender<Result<(), Error>>),
-    Address { source: PeerSource, reply: oneshot::Sender<Result<PeerId, Error>> },
+    Address {
+        source: PeerSource,
+        reply: oneshot::Sender<Result<PeerId, Error>>,
+    },
 }
 
 pub(crate) struct EventLoop {
@@ -111,7 +122,10 @@ impl EventLoop {
             let id = self
                 .swarm
                 .listen_on(addr.clone())
-                .map_err(|e| Error::Listen { addr: addr.clone(), reason: e.to_string() })?;
+                .map_err(|e| Error::Listen {
+                    addr: addr.clone(),
+                    reason: e.to_string(),
+                })?;
             pending.insert(id, addr.clone());
         }
         let wait = async {
@@ -123,10 +137,17 @@ impl EventLoop {
                     }
                     SwarmEvent::ListenerError { listener_id, error } => {
                         if let Some(addr) = pending.remove(listener_id) {
-                            return Err(Error::Listen { addr, reason: error.to_string() });
+                            return Err(Error::Listen {
+                                addr,
+                                reason: error.to_string(),
+                            });
                         }
                     }
-                    SwarmEvent::ListenerClosed { listener_id, reason, .. } => {
+                    SwarmEvent::ListenerClosed {
+                        listener_id,
+                        reason,
+                        ..
+                    } => {
                         if let Some(addr) = pending.remove(listener_id) {
                             let reason = match reason {
                                 Ok(()) => "closed".to_owned(),
@@ -152,7 +173,12 @@ impl EventLoop {
 
     /// Runs until the token is cancelled.
     pub async fn run(mut self) {
-        if let Err(error) = self.swarm.behaviour_mut().gossipsub.subscribe(&self.network_topic) {
+        if let Err(error) = self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(&self.network_topic)
+        {
             tracing::warn!(%error, "could not subscribe to the network topic");
         }
         let mut announce = tokio::time::interval(self.announce_interval);
@@ -201,12 +227,17 @@ impl EventLoop {
                     }
                 }
             }
-            Command::DialAddress { addr, source, reply } => {
+            Command::DialAddress {
+                addr,
+                source,
+                reply,
+            } => {
                 let opts = DialOpts::unknown_peer_id().address(addr).build();
                 let id = opts.connection_id();
                 match self.swarm.dial(opts) {
                     Ok(()) => {
-                        self.pending_dials.insert(id, PendingDial::Address { source, reply });
+                        self.pending_dials
+                            .insert(id, PendingDial::Address { source, reply });
                     }
                     Err(error) => {
                         let _ = reply.send(Err(Error::Dial(error.to_string())));
@@ -245,14 +276,25 @@ impl EventLoop {
                 tracing::info!(%address, "listening");
                 self.state.add_listen_addr(address);
             }
-            SwarmEvent::ExpiredListenAddr { address, .. } => self.state.remove_listen_addr(&address),
-            SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, num_established, .. } => {
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                self.state.remove_listen_addr(&address)
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
                 let (remote_addr, outbound) = match &endpoint {
                     ConnectedPoint::Dialer { address, .. } => (address.clone(), true),
-                    ConnectedPoint::Listener { send_back_addr, .. } => (send_back_addr.clone(), false),
+                    ConnectedPoint::Listener { send_back_addr, .. } => {
+                        (send_back_addr.clone(), false)
+                    }
                 };
                 tracing::debug!(peer = %peer_id, %remote_addr, outbound, "connection established");
-                self.state.connection_established(peer_id, remote_addr.clone(), outbound, now_ms());
+                self.state
+                    .connection_established(peer_id, remote_addr.clone(), outbound, now_ms());
                 // Who asked for this connection decides how the peer counts as found: the
                 // pipeline's own dials are already being checked; an address dial names its
                 // source; anything else (the DHT dialing, an inbound peer) is a discovery too.
@@ -273,20 +315,35 @@ impl EventLoop {
                     // The peer still has to prove it belongs to our network before it is recorded.
                     // An inbound peer's remote address is an ephemeral port, not a dialable one.
                     if let Some(source) = source {
-                        let addrs = if outbound { vec![remote_addr] } else { Vec::new() };
+                        let addrs = if outbound {
+                            vec![remote_addr]
+                        } else {
+                            Vec::new()
+                        };
                         self.found.offer(PeerFound::new(peer_id, addrs, source));
                     }
                 }
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established, cause, .. } => {
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                cause,
+                ..
+            } => {
                 tracing::debug!(peer = %peer_id, cause = ?cause, "connection closed");
                 self.state.connection_closed(&peer_id, num_established);
                 if num_established == 0 {
                     let _ = self.notices.try_send(PipelineNotice::Disconnected(peer_id));
-                    let _ = self.events.send(NodeEvent::PeerDisconnected { peer: peer_id });
+                    let _ = self
+                        .events
+                        .send(NodeEvent::PeerDisconnected { peer: peer_id });
                 }
             }
-            SwarmEvent::OutgoingConnectionError { connection_id, peer_id, error } => {
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                peer_id,
+                error,
+            } => {
                 tracing::debug!(peer = ?peer_id, %error, "outgoing connection failed");
                 match self.pending_dials.remove(&connection_id) {
                     Some(PendingDial::Peer(reply)) => {
@@ -298,7 +355,11 @@ impl EventLoop {
                     None => {}
                 }
             }
-            SwarmEvent::IncomingConnectionError { send_back_addr, error, .. } => {
+            SwarmEvent::IncomingConnectionError {
+                send_back_addr,
+                error,
+                ..
+            } => {
                 // This is what a node with another network key (or none) looks like.
                 tracing::debug!(%send_back_addr, %error, "incoming connection failed");
             }
@@ -314,10 +375,17 @@ impl EventLoop {
                 if let identify::Event::Received { peer_id, info, .. } = event {
                     if info.protocols.contains(&KAD_PROTOCOL) {
                         for addr in &info.listen_addrs {
-                            self.swarm.behaviour_mut().kad.add_address(&peer_id, addr.clone());
+                            self.swarm
+                                .behaviour_mut()
+                                .kad
+                                .add_address(&peer_id, addr.clone());
                         }
                     }
-                    self.found.offer(PeerFound::new(peer_id, info.listen_addrs, PeerSource::Identify));
+                    self.found.offer(PeerFound::new(
+                        peer_id,
+                        info.listen_addrs,
+                        PeerSource::Identify,
+                    ));
                 }
             }
             BehaviourEvent::Ping(event) => {
@@ -341,20 +409,29 @@ impl EventLoop {
                         by_peer.entry(peer).or_default().push(addr);
                     }
                     for (peer, addrs) in by_peer {
-                        self.found.offer(PeerFound::new(peer, addrs, PeerSource::Mdns));
+                        self.found
+                            .offer(PeerFound::new(peer, addrs, PeerSource::Mdns));
                     }
                 }
             }
             BehaviourEvent::Gossipsub(event) => {
                 self.metrics.record(&event);
-                if let gossipsub::Event::Message { propagation_source, message_id, message } = event {
+                if let gossipsub::Event::Message {
+                    propagation_source,
+                    message_id,
+                    message,
+                } = event
+                {
                     let acceptance = self.on_gossip_message(&message);
                     // With validation on, every message must get a verdict or it stalls.
-                    self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
-                        &message_id,
-                        &propagation_source,
-                        acceptance,
-                    );
+                    self.swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .report_message_validation_result(
+                            &message_id,
+                            &propagation_source,
+                            acceptance,
+                        );
                 }
             }
             BehaviourEvent::Blocks(never) | BehaviourEvent::Limits(never) => match never {},
@@ -364,17 +441,27 @@ impl EventLoop {
 
     fn on_kad_event(&mut self, event: kad::Event) {
         match event {
-            kad::Event::RoutingUpdated { peer, addresses, .. } => {
-                self.found.offer(PeerFound::new(peer, addresses.into_vec(), PeerSource::Dht));
+            kad::Event::RoutingUpdated {
+                peer, addresses, ..
+            } => {
+                self.found
+                    .offer(PeerFound::new(peer, addresses.into_vec(), PeerSource::Dht));
             }
-            kad::Event::OutboundQueryProgressed { result: kad::QueryResult::GetClosestPeers(Ok(ok)), .. } => {
+            kad::Event::OutboundQueryProgressed {
+                result: kad::QueryResult::GetClosestPeers(Ok(ok)),
+                ..
+            } => {
                 for info in ok.peers {
                     if !info.addrs.is_empty() {
-                        self.found.offer(PeerFound::new(info.peer_id, info.addrs, PeerSource::Dht));
+                        self.found
+                            .offer(PeerFound::new(info.peer_id, info.addrs, PeerSource::Dht));
                     }
                 }
             }
-            kad::Event::OutboundQueryProgressed { result: kad::QueryResult::Bootstrap(result), .. } => {
+            kad::Event::OutboundQueryProgressed {
+                result: kad::QueryResult::Bootstrap(result),
+                ..
+            } => {
                 tracing::debug!(?result, "DHT bootstrap step");
             }
             other => tracing::trace!(event = ?other, "kademlia event"),
@@ -394,7 +481,11 @@ impl EventLoop {
             return MessageAcceptance::Reject;
         }
         if announcement.peer_id != *self.swarm.local_peer_id() {
-            self.found.offer(PeerFound::new(announcement.peer_id, announcement.addrs, PeerSource::Gossip));
+            self.found.offer(PeerFound::new(
+                announcement.peer_id,
+                announcement.addrs,
+                PeerSource::Gossip,
+            ));
         }
         MessageAcceptance::Accept
     }
@@ -402,7 +493,12 @@ impl EventLoop {
     fn announce(&mut self) {
         let mut addrs = self.state.listen_addrs();
         addrs.truncate(MAX_ANNOUNCEMENT_ADDRS);
-        let announcement = Announcement { peer_id: *self.swarm.local_peer_id(), role: self.state.role, addrs, ts: now_ms() };
+        let announcement = Announcement {
+            peer_id: *self.swarm.local_peer_id(),
+            role: self.state.role,
+            addrs,
+            ts: now_ms(),
+        };
         let data = match announcement.encode() {
             Ok(data) => data,
             Err(error) => {
@@ -410,7 +506,12 @@ impl EventLoop {
                 return;
             }
         };
-        match self.swarm.behaviour_mut().gossipsub.publish(self.network_topic.clone(), data) {
+        match self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(self.network_topic.clone(), data)
+        {
             Ok(_) => tracing::debug!("announced ourselves on the network topic"),
             // No peers subscribed yet: nothing to do, the next tick tries again.
             Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}

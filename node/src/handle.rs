@@ -37,7 +37,9 @@ pub struct NodeHandle {
 
 impl std::fmt::Debug for NodeHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NodeHandle").field("peer_id", &self.state.peer_id).finish_non_exhaustive()
+        f.debug_struct("NodeHandle")
+            .field("peer_id", &self.state.peer_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -53,7 +55,16 @@ impl NodeHandle {
         pipeline_metrics: PipelineMetrics,
         dispatch_metrics: DispatchMetrics,
     ) -> Self {
-        Self { commands, state, client, events, found, notices, pipeline_metrics, dispatch_metrics }
+        Self {
+            commands,
+            state,
+            client,
+            events,
+            found,
+            notices,
+            pipeline_metrics,
+            dispatch_metrics,
+        }
     }
 
     /// Whether the event loop is still running (the node has not shut down).
@@ -112,7 +123,12 @@ impl NodeHandle {
     /// connected, the peer goes through the pipeline as found by `source`.
     pub async fn dial_address(&self, addr: Multiaddr, source: PeerSource) -> Result<PeerId, Error> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::DialAddress { addr, source, reply }).await?;
+        self.send(Command::DialAddress {
+            addr,
+            source,
+            reply,
+        })
+        .await?;
         rx.await.map_err(|_| Error::Stopped)?
     }
 
@@ -152,7 +168,10 @@ impl NodeHandle {
         &self.state
     }
 
-    pub(crate) fn emit(&self, event: NodeEvent) -> Result<usize, broadcast::error::SendError<NodeEvent>> {
+    pub(crate) fn emit(
+        &self,
+        event: NodeEvent,
+    ) -> Result<usize, broadcast::error::SendError<NodeEvent>> {
         self.events.send(event)
     }
 
@@ -167,6 +186,9 @@ impl NodeHandle {
     }
 
     async fn send(&self, command: Command) -> Result<(), Error> {
-        self.commands.send(command).await.map_err(|_| Error::Stopped)
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| Error::Stopped)
     }
 }

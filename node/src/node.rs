@@ -70,7 +70,7 @@ impl NodeConfig {
             listen: settings.listen.clone(),
             bootstrap: settings.bootstrap.clone(),
             mdns: settings.mdns,
-            limits: settings.limits.clone(),
+            limits: settings.limits,
             transport: TransportKind::Tcp,
             request_timeout: Duration::from_secs(5),
             announce_interval: Duration::from_secs(60),
@@ -104,8 +104,14 @@ impl Node {
         let pipeline_metrics = PipelineMetrics::register(&mut registry);
         let dispatch_metrics = DispatchMetrics::register(&mut registry);
 
-        let transport = build_transport(&config.keypair, &config.network_key, config.transport, config.limits.connect_timeout)?;
-        let mut behaviour = Behaviour::new(&config.keypair, config.role, &config.limits, config.mdns)?;
+        let transport = build_transport(
+            &config.keypair,
+            &config.network_key,
+            config.transport,
+            config.limits.connect_timeout,
+        )?;
+        let mut behaviour =
+            Behaviour::new(&config.keypair, config.role, &config.limits, config.mdns)?;
         for entry in store.blocks().list()? {
             behaviour.blocks.block_peer(entry.peer_id);
         }
@@ -114,10 +120,15 @@ impl Node {
             transport,
             behaviour,
             peer_id,
-            swarm::Config::with_tokio_executor().with_idle_connection_timeout(Duration::from_secs(60)),
+            swarm::Config::with_tokio_executor()
+                .with_idle_connection_timeout(Duration::from_secs(60)),
         );
 
-        let state = Arc::new(NodeState::new(peer_id, config.role, config.network_key.fingerprint()));
+        let state = Arc::new(NodeState::new(
+            peer_id,
+            config.role,
+            config.network_key.fingerprint(),
+        ));
         let (command_tx, command_rx) = mpsc::channel(COMMAND_CAPACITY);
         let (notice_tx, notice_rx) = mpsc::channel(NOTICE_CAPACITY);
         let (event_tx, _) = broadcast::channel::<NodeEvent>(EVENT_CAPACITY);
@@ -150,15 +161,36 @@ impl Node {
         let policy = Policy::new(config.role);
         // The info document lists what a peer may actually call, not the routes a bootstrap
         // node registers only to refuse.
-        let served = router.routes().into_iter().filter(|route| policy.admits_route(route)).collect();
-        let network = NetworkService::new(handle.clone(), store.clone(), config.network_key.clone(), config.role, served);
+        let served = router
+            .routes()
+            .into_iter()
+            .filter(|route| policy.admits_route(route))
+            .collect();
+        let network = NetworkService::new(
+            handle.clone(),
+            store.clone(),
+            config.network_key.clone(),
+            config.role,
+            served,
+        );
         let router = serve_infrastructure(router, &network);
-        spawn_dispatcher(router, &mut control, policy, config.request_timeout, dispatch_metrics, &tasks, &token)
-            .map_err(|e| Error::Transport(format!("registering routes: {e}")))?;
+        spawn_dispatcher(
+            router,
+            &mut control,
+            policy,
+            config.request_timeout,
+            dispatch_metrics,
+            &tasks,
+            &token,
+        )
+        .map_err(|e| Error::Transport(format!("registering routes: {e}")))?;
 
         tasks.spawn(event_loop.run());
         let pipeline = Pipeline::new(
-            PipelineConfig { rate_per_sec: config.limits.dial_rate_per_sec, burst: config.limits.dial_burst },
+            PipelineConfig {
+                rate_per_sec: config.limits.dial_rate_per_sec,
+                burst: config.limits.dial_burst,
+            },
             found_rx,
             found_tx,
             notice_rx,
@@ -169,11 +201,21 @@ impl Node {
             token.child_token(),
         );
         tasks.spawn(pipeline.run());
-        let reconnect = Reconnect { node: handle.clone(), store, bootstrap: config.bootstrap.clone() };
+        let reconnect = Reconnect {
+            node: handle.clone(),
+            store,
+            bootstrap: config.bootstrap.clone(),
+        };
         tasks.spawn(reconnect.run(config.reconnect_interval, token.child_token()));
 
         tracing::info!(peer_id = %peer_id, role = %config.role, network = %handle.network(), "node started");
-        Ok(Node { handle, network, registry: Arc::new(registry), tasks, token })
+        Ok(Node {
+            handle,
+            network,
+            registry: Arc::new(registry),
+            tasks,
+            token,
+        })
     }
 
     /// The handle of this node.
@@ -200,7 +242,10 @@ impl Node {
     pub async fn shutdown(self) {
         self.token.cancel();
         self.tasks.close();
-        if tokio::time::timeout(SHUTDOWN_DEADLINE, self.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(SHUTDOWN_DEADLINE, self.tasks.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("some node tasks did not stop in time");
         }
     }
@@ -211,11 +256,16 @@ impl Node {
 fn infrastructure_routes(role: Role) -> Router {
     let refuse = |_, _| async {
         // The policy answers before any handler runs; this body is never reached.
-        Err(kith_protocols::WireError::new(kith_protocols::ErrorCode::Forbidden, "bootstrap nodes hold no user content"))
+        Err(kith_protocols::WireError::new(
+            kith_protocols::ErrorCode::Forbidden,
+            "bootstrap nodes hold no user content",
+        ))
     };
     let mut router = Router::new()
         .route(routes::info(), |_, _| async { Ok(serde_json::Value::Null) })
-        .route(routes::peers(), |_, _| async { Ok(serde_json::Value::Null) });
+        .route(routes::peers(), |_, _| async {
+            Ok(serde_json::Value::Null)
+        });
     if role == Role::Bootstrap {
         for route in [routes::posts(), routes::follow()] {
             router = router.route(route, refuse);
@@ -236,15 +286,17 @@ fn serve_infrastructure(router: Router, network: &NetworkService) -> Router {
         .route(routes::peers(), move |_, _| {
             let peers = peers.exchange_peers();
             async move {
-                let peers = peers.map_err(|e| kith_protocols::WireError::new(e.code(), e.to_string()))?;
+                let peers =
+                    peers.map_err(|e| kith_protocols::WireError::new(e.code(), e.to_string()))?;
                 to_body(&peers)
             }
         })
 }
 
 fn to_body<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, kith_protocols::WireError> {
-    serde_json::to_value(value)
-        .map_err(|e| kith_protocols::WireError::new(kith_protocols::ErrorCode::InternalError, e.to_string()))
+    serde_json::to_value(value).map_err(|e| {
+        kith_protocols::WireError::new(kith_protocols::ErrorCode::InternalError, e.to_string())
+    })
 }
 
 /// Brings a node back into its network: at start, and whenever it has no connection at all.
@@ -277,20 +329,33 @@ impl Reconnect {
     async fn reconnect(&self) {
         match self.store.peers().list() {
             Ok(records) => {
-                for record in records.into_iter().filter(|r| r.rejected.is_none() && !r.addrs.is_empty()) {
-                    self.node.peer_found(PeerFound::new(record.peer_id, record.addrs, PeerSource::PeerBook));
+                for record in records
+                    .into_iter()
+                    .filter(|r| r.rejected.is_none() && !r.addrs.is_empty())
+                {
+                    self.node.peer_found(PeerFound::new(
+                        record.peer_id,
+                        record.addrs,
+                        PeerSource::PeerBook,
+                    ));
                 }
             }
             Err(error) => tracing::warn!(%error, "could not read the peer book"),
         }
         for addr in &self.bootstrap {
             match kith_config::peer_id_of(addr) {
-                Some(peer) => self.node.peer_found(PeerFound::new(peer, vec![addr.clone()], PeerSource::Bootstrap)),
+                Some(peer) => self.node.peer_found(PeerFound::new(
+                    peer,
+                    vec![addr.clone()],
+                    PeerSource::Bootstrap,
+                )),
                 None => {
                     let node = self.node.clone();
                     let addr = addr.clone();
                     tokio::spawn(async move {
-                        if let Err(error) = node.dial_address(addr.clone(), PeerSource::Bootstrap).await {
+                        if let Err(error) =
+                            node.dial_address(addr.clone(), PeerSource::Bootstrap).await
+                        {
                             tracing::debug!(%addr, %error, "bootstrap address did not answer");
                         }
                     });

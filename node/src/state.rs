@@ -50,30 +50,54 @@ impl NodeState {
     }
 
     pub fn listen_addrs(&self) -> Vec<Multiaddr> {
-        self.listen_addrs.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.listen_addrs
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub fn add_listen_addr(&self, addr: Multiaddr) {
-        let mut addrs = self.listen_addrs.write().unwrap_or_else(PoisonError::into_inner);
+        let mut addrs = self
+            .listen_addrs
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         if !addrs.contains(&addr) {
             addrs.push(addr);
         }
     }
 
     pub fn remove_listen_addr(&self, addr: &Multiaddr) {
-        self.listen_addrs.write().unwrap_or_else(PoisonError::into_inner).retain(|a| a != addr);
+        self.listen_addrs
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|a| a != addr);
     }
 
     pub fn is_connected(&self, peer: &PeerId) -> bool {
-        self.connections.read().unwrap_or_else(PoisonError::into_inner).contains_key(peer)
+        self.connections
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(peer)
     }
 
     pub fn connections(&self) -> HashMap<PeerId, Connection> {
-        self.connections.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.connections
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
-    pub fn connection_established(&self, peer: PeerId, remote_addr: Multiaddr, outbound: bool, now_ms: u64) {
-        let mut connections = self.connections.write().unwrap_or_else(PoisonError::into_inner);
+    pub fn connection_established(
+        &self,
+        peer: PeerId,
+        remote_addr: Multiaddr,
+        outbound: bool,
+        now_ms: u64,
+    ) {
+        let mut connections = self
+            .connections
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         connections
             .entry(peer)
             .and_modify(|c| {
@@ -81,18 +105,32 @@ impl NodeState {
                 c.remote_addr = remote_addr.clone();
                 c.outbound = outbound;
             })
-            .or_insert(Connection { remote_addr, outbound, count: 1, since_ms: now_ms, rtt: None });
+            .or_insert(Connection {
+                remote_addr,
+                outbound,
+                count: 1,
+                since_ms: now_ms,
+                rtt: None,
+            });
     }
 
     pub fn record_rtt(&self, peer: &PeerId, rtt: std::time::Duration) {
-        if let Some(c) = self.connections.write().unwrap_or_else(PoisonError::into_inner).get_mut(peer) {
+        if let Some(c) = self
+            .connections
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(peer)
+        {
             c.rtt = Some(rtt);
         }
     }
 
     /// Records that one connection closed; `remaining` is what the swarm reports is still open.
     pub fn connection_closed(&self, peer: &PeerId, remaining: u32) {
-        let mut connections = self.connections.write().unwrap_or_else(PoisonError::into_inner);
+        let mut connections = self
+            .connections
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         if remaining == 0 {
             connections.remove(peer);
         } else if let Some(c) = connections.get_mut(peer) {

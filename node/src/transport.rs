@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures::{AsyncRead, AsyncWrite};
 use kith_config::NetworkKey;
 use libp2p::{
-    PeerId, Transport,
+    Multiaddr, PeerId, Transport,
     core::{
         muxing::StreamMuxerBox,
         transport::{Boxed, MemoryTransport},
@@ -25,7 +25,7 @@ use libp2p::{
     multiaddr::Protocol,
     noise,
     pnet::PnetConfig,
-    tcp, yamux, Multiaddr,
+    tcp, yamux,
 };
 
 use crate::Error;
@@ -61,7 +61,12 @@ pub fn build_transport(
                 }
             }
         }
-        TransportKind::Memory => upgrade(MemoryTransport::default(), keypair, network_key, connect_timeout),
+        TransportKind::Memory => upgrade(
+            MemoryTransport::default(),
+            keypair,
+            network_key,
+            connect_timeout,
+        ),
     }
 }
 
@@ -98,8 +103,12 @@ pub fn check_address(addr: &Multiaddr) -> Result<(), Error> {
     let mut carrier = None;
     for protocol in addr.iter() {
         match protocol {
-            Protocol::Ip4(_) | Protocol::Ip6(_) | Protocol::Dns(_) | Protocol::Dns4(_)
-            | Protocol::Dns6(_) | Protocol::P2p(_) => {}
+            Protocol::Ip4(_)
+            | Protocol::Ip6(_)
+            | Protocol::Dns(_)
+            | Protocol::Dns4(_)
+            | Protocol::Dns6(_)
+            | Protocol::P2p(_) => {}
             Protocol::Tcp(_) | Protocol::Memory(_) => carrier = Some(()),
             other => {
                 return Err(Error::UnsupportedAddress {
@@ -124,17 +133,89 @@ mod tests {
 
     #[test]
     fn accepts_tcp_and_memory_addresses() {
-        for addr in ["/ip4/127.0.0.1/tcp/4001", "/dns4/example.org/tcp/4001", "/memory/7",
-            "/ip6/::1/tcp/0/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"]
-        {
+        for addr in [
+            "/ip4/127.0.0.1/tcp/4001",
+            "/dns4/example.org/tcp/4001",
+            "/memory/7",
+            "/ip6/::1/tcp/0/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA",
+        ] {
             check_address(&addr.parse().unwrap()).unwrap_or_else(|e| panic!("{addr}: {e}"));
         }
     }
 
     #[test]
     fn refuses_transports_that_bypass_the_network_key() {
-        for addr in ["/ip4/127.0.0.1/udp/4001/quic-v1", "/ip4/127.0.0.1/tcp/4001/ws", "/ip4/127.0.0.1"] {
-            assert!(check_address(&addr.parse().unwrap()).is_err(), "{addr} must be refused");
+        for addr in [
+            "/ip4/127.0.0.1/udp/4001/quic-v1",
+            "/ip4/127.0.0.1/tcp/4001/ws",
+            "/ip4/127.0.0.1",
+        ] {
+            assert!(
+                check_address(&addr.parse().unwrap()).is_err(),
+                "{addr} must be refused"
+            );
         }
+    }
+}
+
+#[cfg(test)]
+mod stack_tests {
+    //! The memory transport goes through exactly the same PSK → Noise → yamux stack as TCP.
+
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use libp2p::{Swarm, swarm::SwarmEvent};
+
+    use super::*;
+
+    fn swarm(key: &NetworkKey) -> Swarm<libp2p_stream::Behaviour> {
+        let keypair = Keypair::generate_ed25519();
+        let transport =
+            build_transport(&keypair, key, TransportKind::Memory, Duration::from_secs(5)).unwrap();
+        Swarm::new(
+            transport,
+            libp2p_stream::Behaviour::new(),
+            keypair.public().to_peer_id(),
+            libp2p::swarm::Config::with_tokio_executor(),
+        )
+    }
+
+    /// Dials `b` from `a` and drives both until the dial succeeds or fails.
+    async fn connect(key_a: &NetworkKey, key_b: &NetworkKey) -> bool {
+        let (mut a, mut b) = (swarm(key_a), swarm(key_b));
+        b.listen_on("/memory/0".parse().unwrap()).unwrap();
+        let addr = loop {
+            if let SwarmEvent::NewListenAddr { address, .. } = b.select_next_some().await {
+                break address;
+            }
+        };
+        a.dial(addr).unwrap();
+        let outcome = async {
+            loop {
+                tokio::select! {
+                    event = a.select_next_some() => match event {
+                        SwarmEvent::ConnectionEstablished { .. } => return true,
+                        SwarmEvent::OutgoingConnectionError { .. } => return false,
+                        _ => {}
+                    },
+                    _ = b.select_next_some() => {}
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), outcome)
+            .await
+            .expect("the dial ends within the connect timeout")
+    }
+
+    #[tokio::test]
+    async fn same_key_connects_over_memory() {
+        let key = NetworkKey::generate();
+        assert!(connect(&key, &key).await);
+    }
+
+    #[tokio::test]
+    async fn different_keys_never_connect() {
+        assert!(!connect(&NetworkKey::generate(), &NetworkKey::generate()).await);
     }
 }

@@ -24,12 +24,18 @@ pub struct Policy {
 impl Policy {
     /// A policy for a node of this role with no paired devices.
     pub fn new(role: Role) -> Self {
-        Self { role, paired: Arc::default() }
+        Self {
+            role,
+            paired: Arc::default(),
+        }
     }
 
     /// Allows `peer` on private routes.
     pub fn pair(&self, peer: PeerId) {
-        self.paired.write().unwrap_or_else(PoisonError::into_inner).insert(peer);
+        self.paired
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(peer);
     }
 
     /// Whether this node's role serves `route` at all, whoever asks.
@@ -46,7 +52,11 @@ impl Policy {
             ));
         }
         if route.visibility() == Visibility::Private
-            && !self.paired.read().unwrap_or_else(PoisonError::into_inner).contains(peer)
+            && !self
+                .paired
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(peer)
         {
             return Err(WireError::new(
                 ErrorCode::Forbidden,
@@ -65,7 +75,10 @@ mod tests {
     fn bootstrap_nodes_refuse_content_but_serve_infrastructure() {
         let policy = Policy::new(Role::Bootstrap);
         let peer = PeerId::random();
-        assert_eq!(policy.check(&peer, &routes::posts()).unwrap_err().code, ErrorCode::Forbidden);
+        assert_eq!(
+            policy.check(&peer, &routes::posts()).unwrap_err().code,
+            ErrorCode::Forbidden
+        );
         policy.check(&peer, &routes::info()).unwrap();
         policy.check(&peer, &routes::peers()).unwrap();
     }
@@ -77,7 +90,10 @@ mod tests {
         let stranger = PeerId::random();
         let device = PeerId::random();
         policy.pair(device);
-        assert_eq!(policy.check(&stranger, &route).unwrap_err().code, ErrorCode::Forbidden);
+        assert_eq!(
+            policy.check(&stranger, &route).unwrap_err().code,
+            ErrorCode::Forbidden
+        );
         policy.check(&device, &route).unwrap();
         policy.check(&stranger, &routes::posts()).unwrap();
     }

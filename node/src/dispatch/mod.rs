@@ -39,7 +39,11 @@ pub struct RequestContext {
 /// A route handler: takes the request body, returns the response body or a wire error.
 pub trait Handler: Send + Sync + 'static {
     /// Serves one request.
-    fn call(&self, ctx: RequestContext, body: serde_json::Value) -> BoxFuture<'static, Result<serde_json::Value, WireError>>;
+    fn call(
+        &self,
+        ctx: RequestContext,
+        body: serde_json::Value,
+    ) -> BoxFuture<'static, Result<serde_json::Value, WireError>>;
 }
 
 impl<F, Fut> Handler for F
@@ -47,7 +51,11 @@ where
     F: Fn(RequestContext, serde_json::Value) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<serde_json::Value, WireError>> + Send + 'static,
 {
-    fn call(&self, ctx: RequestContext, body: serde_json::Value) -> BoxFuture<'static, Result<serde_json::Value, WireError>> {
+    fn call(
+        &self,
+        ctx: RequestContext,
+        body: serde_json::Value,
+    ) -> BoxFuture<'static, Result<serde_json::Value, WireError>> {
         Box::pin(self(ctx, body))
     }
 }
@@ -66,13 +74,17 @@ impl Router {
 
     /// Adds (or replaces) the handler of `route`.
     pub fn route(mut self, route: Route, handler: impl Handler) -> Self {
-        self.routes.insert(route.to_string(), (route, Arc::new(handler)));
+        self.routes
+            .insert(route.to_string(), (route, Arc::new(handler)));
         self
     }
 
     /// The routes served, in a stable order.
     pub fn routes(&self) -> Vec<Route> {
-        self.routes.values().map(|(route, _)| route.clone()).collect()
+        self.routes
+            .values()
+            .map(|(route, _)| route.clone())
+            .collect()
     }
 
     pub(crate) fn into_entries(self) -> impl Iterator<Item = (Route, Arc<dyn Handler>)> {

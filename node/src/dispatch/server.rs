@@ -9,7 +9,10 @@
 use std::{sync::Arc, time::Duration};
 
 use futures::{AsyncWriteExt, StreamExt};
-use kith_protocols::{ErrorCode, FrameError, MAX_FRAME_LEN, Request, Response, Route, WireError, read_frame, write_message};
+use kith_protocols::{
+    ErrorCode, FrameError, MAX_FRAME_LEN, Request, Response, Route, WireError, read_frame,
+    write_message,
+};
 use libp2p::{PeerId, Stream};
 use prometheus_client::{
     encoding::EncodeLabelSet,
@@ -51,7 +54,12 @@ impl DispatchMetrics {
     }
 
     fn record(&self, route: &Route, result: &str) {
-        self.requests.get_or_create(&RouteLabels { route: route.to_string(), result: result.to_owned() }).inc();
+        self.requests
+            .get_or_create(&RouteLabels {
+                route: route.to_string(),
+                result: result.to_owned(),
+            })
+            .inc();
         self.total.inc();
     }
 
@@ -74,7 +82,13 @@ pub(crate) fn spawn_dispatcher(
     let permits = Arc::new(Semaphore::new(MAX_INFLIGHT_REQUESTS));
     for (route, handler) in router.into_entries() {
         let mut incoming = control.accept(route.protocol())?;
-        let served = Served { route, handler, policy: policy.clone(), request_timeout, metrics: metrics.clone() };
+        let served = Served {
+            route,
+            handler,
+            policy: policy.clone(),
+            request_timeout,
+            metrics: metrics.clone(),
+        };
         let served = Arc::new(served);
         let permits = permits.clone();
         let token = token.clone();
@@ -102,7 +116,9 @@ pub(crate) fn spawn_dispatcher(
                         );
                     }
                     Err(_) => {
-                        tracker.spawn(async move { served.refuse_busy(stream).await }.instrument(span));
+                        tracker.spawn(
+                            async move { served.refuse_busy(stream).await }.instrument(span),
+                        );
                     }
                 }
             }
@@ -123,9 +139,12 @@ async fn read_request(stream: &mut Stream) -> Result<Option<Request>, WireError>
         }
         Err(error) => return Err(WireError::new(error.code(), error.to_string())),
     };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|error| WireError::new(ErrorCode::InvalidRequest, format!("malformed request envelope: {error}")))
+    serde_json::from_slice(&bytes).map(Some).map_err(|error| {
+        WireError::new(
+            ErrorCode::InvalidRequest,
+            format!("malformed request envelope: {error}"),
+        )
+    })
 }
 
 /// One route's handler with everything its streams need.
@@ -142,7 +161,10 @@ impl Served {
         // One deadline for the whole request: reading it, the middleware and the handler.
         let deadline = tokio::time::Instant::now() + self.request_timeout;
         let response = match tokio::time::timeout_at(deadline, read_request(&mut stream)).await {
-            Err(_) => Response::err(Uuid::nil(), WireError::new(ErrorCode::Timeout, "no complete request arrived in time")),
+            Err(_) => Response::err(
+                Uuid::nil(),
+                WireError::new(ErrorCode::Timeout, "no complete request arrived in time"),
+            ),
             // The caller closed the stream without sending anything: nothing to answer.
             Ok(Ok(None)) => return,
             Ok(Err(error)) => Response::err(Uuid::nil(), error),
@@ -151,7 +173,10 @@ impl Served {
                 match tokio::time::timeout_at(deadline, self.handle(peer, request)).await {
                     Ok(Ok(body)) => Response::ok(id, body),
                     Ok(Err(error)) => Response::err(id, error),
-                    Err(_) => Response::err(id, WireError::new(ErrorCode::Timeout, "the request took too long")),
+                    Err(_) => Response::err(
+                        id,
+                        WireError::new(ErrorCode::Timeout, "the request took too long"),
+                    ),
                 }
             }
         };
@@ -170,15 +195,28 @@ impl Served {
     /// The middleware after framing, then the handler.
     async fn handle(&self, peer: PeerId, request: Request) -> Result<serde_json::Value, WireError> {
         self.policy.check(&peer, &self.route)?;
-        let ctx = RequestContext { peer, route: self.route.clone(), request_id: request.id, ts: request.ts };
+        let ctx = RequestContext {
+            peer,
+            route: self.route.clone(),
+            request_id: request.id,
+            ts: request.ts,
+        };
         self.handler.call(ctx, request.body).await
     }
 
     async fn refuse_busy(&self, mut stream: Stream) {
-        self.metrics.record(&self.route, &ErrorCode::Unavailable.to_string());
-        let error = WireError::new(ErrorCode::Unavailable, "too many requests in flight, try again shortly")
-            .with_retry_after(Duration::from_millis(200));
-        let _ = write_message(&mut stream, &Response::<serde_json::Value>::err(Uuid::nil(), error)).await;
+        self.metrics
+            .record(&self.route, &ErrorCode::Unavailable.to_string());
+        let error = WireError::new(
+            ErrorCode::Unavailable,
+            "too many requests in flight, try again shortly",
+        )
+        .with_retry_after(Duration::from_millis(200));
+        let _ = write_message(
+            &mut stream,
+            &Response::<serde_json::Value>::err(Uuid::nil(), error),
+        )
+        .await;
         let _ = stream.close().await;
     }
 }

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use kith_config::{Invite, MAX_INVITE_ADDRS, NetworkKey, Role, peer_id_of};
-use kith_protocols::{NodeInfo, PROTOCOL_VERSION, PeerEntry, PeerSource, PeerView, PeersResponse, Route};
+use kith_protocols::{
+    NodeInfo, PROTOCOL_VERSION, PeerEntry, PeerSource, PeerView, PeersResponse, Route,
+};
 use kith_storage::Store;
 use libp2p::{Multiaddr, PeerId, multiaddr::Protocol};
 
@@ -23,8 +25,20 @@ pub struct NetworkService {
 }
 
 impl NetworkService {
-    pub(crate) fn new(node: NodeHandle, store: Store, network_key: NetworkKey, role: Role, routes: Vec<Route>) -> Self {
-        Self { node, store, network_key, role, routes }
+    pub(crate) fn new(
+        node: NodeHandle,
+        store: Store,
+        network_key: NetworkKey,
+        role: Role,
+        routes: Vec<Route>,
+    ) -> Self {
+        Self {
+            node,
+            store,
+            network_key,
+            role,
+            routes,
+        }
     }
 
     /// The handle of the node this service runs on.
@@ -58,10 +72,11 @@ impl NetworkService {
         for record in self.store.peers().list()? {
             let connection = connections.remove(&record.peer_id);
             let mut addrs = record.addrs;
-            if let Some(c) = &connection {
-                if !addrs.contains(&c.remote_addr) && c.outbound {
-                    addrs.insert(0, c.remote_addr.clone());
-                }
+            if let Some(c) = &connection
+                && c.outbound
+                && !addrs.contains(&c.remote_addr)
+            {
+                addrs.insert(0, c.remote_addr.clone());
             }
             views.push(PeerView {
                 peer_id: record.peer_id,
@@ -69,7 +84,10 @@ impl NetworkService {
                 addrs,
                 source: record.source,
                 role: record.role,
-                rtt_ms: connection.and_then(|c| c.rtt).map(|rtt| rtt.as_millis() as u32).or(record.rtt_ms),
+                rtt_ms: connection
+                    .and_then(|c| c.rtt)
+                    .map(|rtt| rtt.as_millis() as u32)
+                    .or(record.rtt_ms),
                 first_seen_ms: Some(record.first_seen_ms),
                 last_seen_ms: Some(record.last_seen_ms),
                 last_connected_ms: record.last_connected_ms,
@@ -83,8 +101,16 @@ impl NetworkService {
             views.push(PeerView {
                 peer_id,
                 connected: true,
-                addrs: if c.outbound { vec![c.remote_addr] } else { Vec::new() },
-                source: if c.outbound { PeerSource::Dht } else { PeerSource::Inbound },
+                addrs: if c.outbound {
+                    vec![c.remote_addr]
+                } else {
+                    Vec::new()
+                },
+                source: if c.outbound {
+                    PeerSource::Dht
+                } else {
+                    PeerSource::Inbound
+                },
                 role: None,
                 rtt_ms: c.rtt.map(|rtt| rtt.as_millis() as u32),
                 first_seen_ms: None,
@@ -96,7 +122,11 @@ impl NetworkService {
                 agent_version: None,
             });
         }
-        views.sort_by(|a, b| b.connected.cmp(&a.connected).then_with(|| a.peer_id.cmp(&b.peer_id)));
+        views.sort_by(|a, b| {
+            b.connected
+                .cmp(&a.connected)
+                .then_with(|| a.peer_id.cmp(&b.peer_id))
+        });
         Ok(views)
     }
 
@@ -108,8 +138,16 @@ impl NetworkService {
             .peers()
             .list()?
             .into_iter()
-            .filter(|r| connections.contains_key(&r.peer_id) && r.rejected.is_none() && !r.addrs.is_empty())
-            .filter_map(|r| Some(PeerEntry { peer_id: r.peer_id, addrs: r.addrs, role: r.role? }))
+            .filter(|r| {
+                connections.contains_key(&r.peer_id) && r.rejected.is_none() && !r.addrs.is_empty()
+            })
+            .filter_map(|r| {
+                Some(PeerEntry {
+                    peer_id: r.peer_id,
+                    addrs: r.addrs,
+                    role: r.role?,
+                })
+            })
             .take(MAX_EXCHANGED_PEERS)
             .collect();
         Ok(PeersResponse { peers })
@@ -124,7 +162,11 @@ impl NetworkService {
         let all = self.node.listen_addrs();
         let reachable: Vec<Multiaddr> = all.iter().filter(|a| !is_loopback(a)).cloned().collect();
         let chosen = if reachable.is_empty() { all } else { reachable };
-        let addrs = chosen.into_iter().take(MAX_INVITE_ADDRS).map(|a| with_peer_id(a, local)).collect();
+        let addrs = chosen
+            .into_iter()
+            .take(MAX_INVITE_ADDRS)
+            .map(|a| with_peer_id(a, local))
+            .collect();
         Ok(Invite::new(self.network_key.clone(), addrs)?)
     }
 
@@ -134,10 +176,13 @@ impl NetworkService {
         crate::transport::check_address(&addr)?;
         match peer_id_of(&addr) {
             Some(peer) => {
-                self.node.peer_found(PeerFound::new(peer, vec![addr], PeerSource::Manual));
+                self.node
+                    .peer_found(PeerFound::new(peer, vec![addr], PeerSource::Manual));
                 Ok(Some(peer))
             }
-            None => Ok(Some(self.node.dial_address(addr, PeerSource::Manual).await?)),
+            None => Ok(Some(
+                self.node.dial_address(addr, PeerSource::Manual).await?,
+            )),
         }
     }
 
@@ -172,5 +217,9 @@ fn is_loopback(addr: &Multiaddr) -> bool {
 }
 
 fn with_peer_id(addr: Multiaddr, peer: PeerId) -> Multiaddr {
-    if peer_id_of(&addr).is_some() { addr } else { addr.with(Protocol::P2p(peer)) }
+    if peer_id_of(&addr).is_some() {
+        addr
+    } else {
+        addr.with(Protocol::P2p(peer))
+    }
 }
