@@ -16,12 +16,9 @@ use std::{
 use anyhow::Context;
 use kith_config::DataDir;
 
-/// The file's name in the data dir.
-pub const API_ADDR_FILE: &str = "api.addr";
-
 /// The path of the file in `data_dir`.
 pub fn path(data_dir: &DataDir) -> PathBuf {
-    data_dir.root().join(API_ADDR_FILE)
+    data_dir.api_addr()
 }
 
 /// The address the running node announced, if the file exists.
@@ -43,8 +40,12 @@ pub fn read(data_dir: &DataDir) -> anyhow::Result<Option<SocketAddr>> {
 /// `addr`: an unspecified address (`0.0.0.0`, `::`) is reached over loopback.
 pub fn connectable(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()),
-        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()),
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
         _ => addr,
     }
 }
@@ -106,13 +107,19 @@ mod tests {
         assert_eq!(read(&data_dir).unwrap(), None);
         let addr: SocketAddr = "127.0.0.1:43210".parse().unwrap();
         let file = ApiAddrFile::write(&data_dir, addr).unwrap();
-        assert_eq!(fs::read_to_string(path(&data_dir)).unwrap(), "127.0.0.1:43210\n");
+        assert_eq!(
+            fs::read_to_string(path(&data_dir)).unwrap(),
+            "127.0.0.1:43210\n"
+        );
         assert_eq!(read(&data_dir).unwrap(), Some(addr));
         file.remove().unwrap();
         assert!(!path(&data_dir).exists());
 
         drop(ApiAddrFile::write(&data_dir, addr).unwrap());
-        assert!(!path(&data_dir).exists(), "dropping the guard removes the file");
+        assert!(
+            !path(&data_dir).exists(),
+            "dropping the guard removes the file"
+        );
     }
 
     #[test]
@@ -126,8 +133,17 @@ mod tests {
 
     #[test]
     fn unspecified_addresses_are_reached_over_loopback() {
-        assert_eq!(connectable("0.0.0.0:8080".parse().unwrap()), "127.0.0.1:8080".parse().unwrap());
-        assert_eq!(connectable("[::]:8080".parse().unwrap()), "[::1]:8080".parse().unwrap());
-        assert_eq!(connectable("10.0.0.2:8080".parse().unwrap()), "10.0.0.2:8080".parse().unwrap());
+        assert_eq!(
+            connectable("0.0.0.0:8080".parse().unwrap()),
+            "127.0.0.1:8080".parse().unwrap()
+        );
+        assert_eq!(
+            connectable("[::]:8080".parse().unwrap()),
+            "[::1]:8080".parse().unwrap()
+        );
+        assert_eq!(
+            connectable("10.0.0.2:8080".parse().unwrap()),
+            "10.0.0.2:8080".parse().unwrap()
+        );
     }
 }

@@ -147,29 +147,61 @@ mod tests {
         let cli = parse(&["status", "--data-dir", "/b"]).unwrap();
         assert_eq!(cli.global.data_dir, Some(PathBuf::from("/b")));
 
-        let cli = parse(&["--data-dir", "/a", "run", "--api", "127.0.0.1:0", "--mdns", "false"]).unwrap();
-        let Command::Run(run) = cli.command else { panic!("expected run") };
-        assert_eq!(run.settings.data_dir.or(cli.global.data_dir), Some(PathBuf::from("/a")));
+        let cli = parse(&[
+            "--data-dir",
+            "/a",
+            "run",
+            "--api",
+            "127.0.0.1:0",
+            "--mdns",
+            "false",
+        ])
+        .unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("expected run")
+        };
+        assert_eq!(
+            run.settings.data_dir.or(cli.global.data_dir),
+            Some(PathBuf::from("/a"))
+        );
         assert_eq!(run.settings.api, Some("127.0.0.1:0".parse().unwrap()));
         assert_eq!(run.settings.mdns, Some(false));
 
         let cli = parse(&["run", "--data-dir", "/c"]).unwrap();
-        let Command::Run(run) = cli.command else { panic!("expected run") };
-        assert_eq!(run.settings.data_dir.or(cli.global.data_dir), Some(PathBuf::from("/c")));
+        let Command::Run(run) = cli.command else {
+            panic!("expected run")
+        };
+        assert_eq!(
+            run.settings.data_dir.or(cli.global.data_dir),
+            Some(PathBuf::from("/c"))
+        );
     }
 
     #[test]
     fn client_commands_parse_their_arguments() {
         let peer = PeerId::random();
         let cli = parse(&["block", &peer.to_string(), "--reason", "spam"]).unwrap();
-        assert!(matches!(cli.command, Command::Client(ClientCommand::Block { peer_id, reason: Some(ref r) }) if peer_id == peer && r == "spam"));
+        assert!(
+            matches!(cli.command, Command::Client(ClientCommand::Block { peer_id, reason: Some(ref r) }) if peer_id == peer && r == "spam")
+        );
         assert!(parse(&["block", "not-a-peer"]).is_err());
         assert!(parse(&["connect", "not-an-addr"]).is_err());
         let cli = parse(&["connect", "/ip4/127.0.0.1/tcp/4001"]).unwrap();
-        assert!(matches!(cli.command, Command::Client(ClientCommand::Connect { .. })));
+        assert!(matches!(
+            cli.command,
+            Command::Client(ClientCommand::Connect { .. })
+        ));
         let cli = parse(&["join", "kith1abc", "--replace"]).unwrap();
         assert!(matches!(cli.command, Command::Join { replace: true, .. }));
-        assert!(matches!(parse(&["network", "new"]).unwrap().command, Command::Network { command: NetworkCommand::New }));
-        assert!(matches!(parse(&["peers", "--json"]).unwrap().command, Command::Client(ClientCommand::Peers { json: true })));
+        assert!(matches!(
+            parse(&["network", "new"]).unwrap().command,
+            Command::Network {
+                command: NetworkCommand::New
+            }
+        ));
+        assert!(matches!(
+            parse(&["peers", "--json"]).unwrap().command,
+            Command::Client(ClientCommand::Peers { json: true })
+        ));
     }
 }

@@ -27,7 +27,12 @@ pub fn network_new(out: &mut impl Write) -> anyhow::Result<()> {
 }
 
 /// `kith join CODE [--replace]`: stores the invite's network key and bootstrap peers.
-pub fn join(global: &GlobalArgs, code: &str, replace: bool, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn join(
+    global: &GlobalArgs,
+    code: &str,
+    replace: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let invite = Invite::decode(code)?;
     let settings = Settings::resolve(global.raw_settings())?;
     settings.data_dir.ensure_exists()?;
@@ -35,7 +40,11 @@ pub fn join(global: &GlobalArgs, code: &str, replace: bool, out: &mut impl Write
     let network = invite.network_key.fingerprint();
     match load_network_key(&path)? {
         Some(existing) if existing == invite.network_key => {
-            writeln!(out, "This node already holds the key of network {network} ({}).", path.display())?;
+            writeln!(
+                out,
+                "This node already holds the key of network {network} ({}).",
+                path.display()
+            )?;
         }
         Some(existing) if replace => {
             let backup = replace_network_key(&path, &invite.network_key)?;
@@ -56,7 +65,11 @@ pub fn join(global: &GlobalArgs, code: &str, replace: bool, out: &mut impl Write
         ),
         None => {
             create_network_key(&path, &invite.network_key)?;
-            writeln!(out, "Stored the key of network {network} in {}.", path.display())?;
+            writeln!(
+                out,
+                "Stored the key of network {network} in {}.",
+                path.display()
+            )?;
         }
     }
     set_bootstrap_in_config(&settings.config_path, &invite.addrs)?;
@@ -67,7 +80,10 @@ pub fn join(global: &GlobalArgs, code: &str, replace: bool, out: &mut impl Write
         if invite.addrs.len() == 1 { "" } else { "s" },
         settings.config_path.display()
     )?;
-    writeln!(out, "Now run `kith run` (restart the node if it is already running).")?;
+    writeln!(
+        out,
+        "Now run `kith run` (restart the node if it is already running)."
+    )?;
     Ok(())
 }
 
@@ -83,7 +99,10 @@ pub fn client(global: &GlobalArgs) -> anyhow::Result<Client> {
             token_path.display()
         )
     })?;
-    Ok(Client::new(&format!("http://{}", api_addr::connectable(api)), token.as_str())?)
+    Ok(Client::new(
+        &format!("http://{}", api_addr::connectable(api)),
+        token.as_str(),
+    )?)
 }
 
 /// `kith invite`: the code alone, so that `$(kith invite)` works.
@@ -101,9 +120,17 @@ pub async fn status(client: &Client, out: &mut impl Write) -> anyhow::Result<()>
     writeln!(out, "peer id:   {}", info.peer_id)?;
     writeln!(out, "role:      {}", info.role)?;
     writeln!(out, "network:   {}", info.network)?;
-    writeln!(out, "version:   {} (protocol {})", info.version, info.protocol_version)?;
+    writeln!(
+        out,
+        "version:   {} (protocol {})",
+        info.version, info.protocol_version
+    )?;
     writeln!(out, "api:       {}", client.base_url())?;
-    writeln!(out, "peers:     {connected} connected, {} known", peers.len())?;
+    writeln!(
+        out,
+        "peers:     {connected} connected, {} known",
+        peers.len()
+    )?;
     let mut label = "listen:";
     for addr in &info.listen_addrs {
         writeln!(out, "{label:<11}{addr}")?;
@@ -126,7 +153,11 @@ pub async fn peers(client: &Client, json: bool, out: &mut impl Write) -> anyhow:
         return Ok(());
     }
     let rows = peers.iter().map(peer_row).collect();
-    print_table(&["PEER ID", "CONNECTED", "SOURCE", "ROLE", "RTT", "ADDRS"], rows, out)
+    print_table(
+        &["PEER ID", "CONNECTED", "SOURCE", "ROLE", "RTT", "ADDRS"],
+        rows,
+        out,
+    )
 }
 
 fn peer_row(peer: &PeerView) -> Vec<String> {
@@ -140,11 +171,16 @@ fn peer_row(peer: &PeerView) -> Vec<String> {
         connected.to_owned(),
         peer.source.to_string(),
         peer.role.map_or_else(|| "-".to_owned(), |r| r.to_string()),
-        peer.rtt_ms.map_or_else(|| "-".to_owned(), |ms| format!("{ms} ms")),
+        peer.rtt_ms
+            .map_or_else(|| "-".to_owned(), |ms| format!("{ms} ms")),
         if peer.addrs.is_empty() {
             "-".to_owned()
         } else {
-            peer.addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
+            peer.addrs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
         },
     ]
 }
@@ -153,8 +189,14 @@ fn peer_row(peer: &PeerView) -> Vec<String> {
 pub async fn connect(client: &Client, addr: Multiaddr, out: &mut impl Write) -> anyhow::Result<()> {
     let answer = client.add_peer(addr.clone()).await?;
     match answer.peer_id {
-        Some(peer) => writeln!(out, "Connecting to {peer} at {addr}; `kith peers` shows when it is connected.")?,
-        None => writeln!(out, "Dialing {addr}; `kith peers` shows when it is connected.")?,
+        Some(peer) => writeln!(
+            out,
+            "Connecting to {peer} at {addr}; `kith peers` shows when it is connected."
+        )?,
+        None => writeln!(
+            out,
+            "Dialing {addr}; `kith peers` shows when it is connected."
+        )?,
     }
     Ok(())
 }
@@ -215,7 +257,11 @@ fn print_json<W: Write>(
 }
 
 /// Prints left-aligned columns separated by two spaces; the last column is not padded.
-fn print_table(header: &[&str], rows: Vec<Vec<String>>, out: &mut impl Write) -> anyhow::Result<()> {
+fn print_table(
+    header: &[&str],
+    rows: Vec<Vec<String>>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -243,7 +289,12 @@ fn format_utc(unix_ms: u64) -> String {
     let secs = unix_ms / 1000;
     let (days, rest) = (secs / 86_400, secs % 86_400);
     let (year, month, day) = civil_from_days(days);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 /// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`,
@@ -297,12 +348,17 @@ mod tests {
     }
 
     fn global(dir: &std::path::Path) -> GlobalArgs {
-        GlobalArgs { data_dir: Some(PathBuf::from(dir)), config: None }
+        GlobalArgs {
+            data_dir: Some(PathBuf::from(dir)),
+            config: None,
+        }
     }
 
     fn invite_code(key: &NetworkKey) -> String {
         let peer = PeerId::random();
-        let addr: Multiaddr = format!("/ip4/10.0.0.1/tcp/4001/p2p/{peer}").parse().unwrap();
+        let addr: Multiaddr = format!("/ip4/10.0.0.1/tcp/4001/p2p/{peer}")
+            .parse()
+            .unwrap();
         Invite::new(key.clone(), vec![addr]).unwrap().encode()
     }
 
@@ -314,7 +370,10 @@ mod tests {
         let code = invite_code(&key);
         let mut out = Vec::new();
         join(&global(&data_dir), &code, false, &mut out).unwrap();
-        assert_eq!(load_network_key(&data_dir.join("swarm.key")).unwrap(), Some(key.clone()));
+        assert_eq!(
+            load_network_key(&data_dir.join("swarm.key")).unwrap(),
+            Some(key.clone())
+        );
         let config = std::fs::read_to_string(data_dir.join("kith.toml")).unwrap();
         assert!(config.contains("/ip4/10.0.0.1/tcp/4001/p2p/"), "{config}");
         assert!(String::from_utf8(out).unwrap().contains("kith run"));
@@ -325,19 +384,31 @@ mod tests {
         // Another network needs --replace, and keeps the old key as a backup.
         let other = NetworkKey::generate();
         let other_code = invite_code(&other);
-        let error = format!("{:#}", join(&global(&data_dir), &other_code, false, &mut Vec::new()).unwrap_err());
+        let error = format!(
+            "{:#}",
+            join(&global(&data_dir), &other_code, false, &mut Vec::new()).unwrap_err()
+        );
         assert!(error.contains("--replace"), "{error}");
-        assert_eq!(load_network_key(&data_dir.join("swarm.key")).unwrap(), Some(key));
+        assert_eq!(
+            load_network_key(&data_dir.join("swarm.key")).unwrap(),
+            Some(key)
+        );
         let mut out = Vec::new();
         join(&global(&data_dir), &other_code, true, &mut out).unwrap();
-        assert_eq!(load_network_key(&data_dir.join("swarm.key")).unwrap(), Some(other));
+        assert_eq!(
+            load_network_key(&data_dir.join("swarm.key")).unwrap(),
+            Some(other)
+        );
         assert!(String::from_utf8(out).unwrap().contains(".bak"));
     }
 
     #[test]
     fn a_bad_invite_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let error = format!("{:#}", join(&global(dir.path()), "kith1garbage", false, &mut Vec::new()).unwrap_err());
+        let error = format!(
+            "{:#}",
+            join(&global(dir.path()), "kith1garbage", false, &mut Vec::new()).unwrap_err()
+        );
         assert!(error.contains("invite"), "{error}");
         assert!(!dir.path().join("swarm.key").exists());
     }
@@ -346,6 +417,9 @@ mod tests {
     fn client_commands_need_the_token_file() {
         let dir = tempfile::tempdir().unwrap();
         let error = format!("{:#}", client(&global(dir.path())).unwrap_err());
-        assert!(error.contains("api.token") && error.contains("kith run"), "{error}");
+        assert!(
+            error.contains("api.token") && error.contains("kith run"),
+            "{error}"
+        );
     }
 }

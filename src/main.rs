@@ -37,9 +37,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let Cli { global, command } = cli;
     match command {
         // These only touch files: no runtime needed.
-        Command::Network { command: NetworkCommand::New } => {
-            commands::network_new(&mut std::io::stdout().lock())
-        }
+        Command::Network {
+            command: NetworkCommand::New,
+        } => commands::network_new(&mut std::io::stdout().lock()),
         Command::Join { code, replace } => {
             commands::join(&global, &code, replace, &mut std::io::stdout().lock())
         }
@@ -55,7 +55,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 ClientCommand::Block { peer_id, reason } => {
                     commands::block(&client, peer_id, reason, out).await
                 }
-                ClientCommand::Unblock { peer_id } => commands::unblock(&client, peer_id, out).await,
+                ClientCommand::Unblock { peer_id } => {
+                    commands::unblock(&client, peer_id, out).await
+                }
                 ClientCommand::Blocks { json } => commands::blocks(&client, json, out).await,
             }
         }),

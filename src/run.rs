@@ -15,11 +15,11 @@ use std::{
 };
 
 use anyhow::{Context, anyhow, bail};
+use kith_client::{Multiaddr, PeerId};
 use kith_config::{
     LogFormat, NetworkKey, Role, Settings, create_network_key, insecure_permissions,
     load_network_key, load_or_create_api_token, load_or_create_identity, peer_id_of,
 };
-use kith_client::{Multiaddr, PeerId};
 use kith_node::{Node, NodeConfig};
 use kith_storage::Store;
 use tokio::{
@@ -35,7 +35,9 @@ use crate::{
 };
 
 /// Log filter when `RUST_LOG` is not set.
-const DEFAULT_LOG_FILTER: &str = "info,libp2p=warn";
+/// Kademlia warns "failed to trigger bootstrap: no known peers" on every periodic bootstrap of
+/// a node that has not met anyone yet, which is normal for a first node.
+const DEFAULT_LOG_FILTER: &str = "info,libp2p=warn,libp2p_kad=error";
 /// How long the web server may take to finish the requests in flight at shutdown.
 const WEB_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
 
@@ -50,13 +52,20 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<()> {
     let data_dir = &settings.data_dir;
     data_dir.ensure_exists()?;
     warn_if_insecure(data_dir.root(), "data directory");
+    // The network key is checked before anything is created, so a run that fails on a bad key
+    // leaves the data directory as it found it.
+    let fresh_node = !data_dir.identity_key().exists();
+    let network_key = network_key(&data_dir.swarm_key(), fresh_node)?;
     let (keypair, identity_created) = load_or_create_identity(&data_dir.identity_key())?;
     if identity_created {
         tracing::info!(path = %data_dir.identity_key().display(), "created a new identity");
     }
-    let network_key = network_key(&data_dir.swarm_key(), identity_created)?;
     let (api_token, _) = load_or_create_api_token(&data_dir.api_token())?;
-    for path in [data_dir.identity_key(), data_dir.swarm_key(), data_dir.api_token()] {
+    for path in [
+        data_dir.identity_key(),
+        data_dir.swarm_key(),
+        data_dir.api_token(),
+    ] {
         warn_if_insecure(&path, "key file");
     }
     // Installed before the banner: a signal that arrives as soon as the banner is out must stop
@@ -64,7 +73,12 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<()> {
     let mut signals = Signals::new()?;
 
     let store = open_store(&settings).await?;
-    let node = match Node::start(NodeConfig::new(&settings, keypair, network_key), store.clone()).await {
+    let node = match Node::start(
+        NodeConfig::new(&settings, keypair, network_key),
+        store.clone(),
+    )
+    .await
+    {
         Ok(node) => node,
         Err(error) => {
             close_store(store).await;
@@ -94,7 +108,9 @@ async fn serve(
     let listener = TcpListener::bind(settings.api)
         .await
         .with_context(|| format!("binding the HTTP API to {}", settings.api))?;
-    let bound = listener.local_addr().context("reading the HTTP API's bound address")?;
+    let bound = listener
+        .local_addr()
+        .context("reading the HTTP API's bound address")?;
     let banner = banner(settings, node, bound)?;
     let api_addr_file = ApiAddrFile::write(&settings.data_dir, bound)?;
 
@@ -122,7 +138,9 @@ async fn serve(
             Ok(Ok(Err(error))) => tracing::warn!(%error, "the HTTP API failed while stopping"),
             Ok(Err(error)) => tracing::warn!(%error, "the HTTP API task failed while stopping"),
             Err(_) => {
-                tracing::warn!("requests still running after {WEB_SHUTDOWN_DEADLINE:?}; dropping them");
+                tracing::warn!(
+                    "requests still running after {WEB_SHUTDOWN_DEADLINE:?}; dropping them"
+                );
                 web.abort();
             }
         }
@@ -158,7 +176,12 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let opened = tokio::task::spawn_blocking(move || Store::open(&path, cache))
         .await
         .context("the database task failed")?;
-    opened.with_context(|| format!("opening the database in {}", settings.data_dir.db().display()))
+    opened.with_context(|| {
+        format!(
+            "opening the database in {}",
+            settings.data_dir.db().display()
+        )
+    })
 }
 
 async fn close_store(store: Store) {
@@ -185,7 +208,10 @@ fn banner(settings: &Settings, node: &Node, api: SocketAddr) -> anyhow::Result<S
     let invite = network.invite().context("making an invite code")?;
     text.push_str(&format!("  invite:   {}\n", invite.encode()));
     if network.role() == Role::Bootstrap {
-        let full: Vec<String> = listen.iter().map(|a| with_peer_id(a.clone(), peer_id).to_string()).collect();
+        let full: Vec<String> = listen
+            .iter()
+            .map(|a| with_peer_id(a.clone(), peer_id).to_string())
+            .collect();
         text.push_str(&format!("  bootstrap: {}\n", full.join(" ")));
     }
     let listen: Vec<String> = listen.iter().map(ToString::to_string).collect();
@@ -196,7 +222,10 @@ fn banner(settings: &Settings, node: &Node, api: SocketAddr) -> anyhow::Result<S
 /// Prints the banner on stdout and flushes it, so that a reader sees it at once.
 fn print_banner(banner: &str) {
     let mut stdout = std::io::stdout().lock();
-    if let Err(error) = stdout.write_all(banner.as_bytes()).and_then(|()| stdout.flush()) {
+    if let Err(error) = stdout
+        .write_all(banner.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         // Nobody reads stdout (closed pipe): the node still runs; the logs say what it is.
         tracing::warn!(%error, "could not print the banner");
     }
@@ -233,7 +262,9 @@ fn init_tracing(format: LogFormat) -> anyhow::Result<()> {
             .with_context(|| format!("invalid RUST_LOG `{directives}`"))?,
         _ => EnvFilter::new(DEFAULT_LOG_FILTER),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let installed = match format {
         LogFormat::Text => builder
             .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
@@ -254,5 +285,9 @@ fn warn_if_insecure(path: &Path, what: &str) {
 
 /// `addr` ending in `/p2p/<peer>`.
 fn with_peer_id(addr: Multiaddr, peer: PeerId) -> Multiaddr {
-    if peer_id_of(&addr).is_some() { addr } else { addr.with_p2p(peer).unwrap_or_else(|addr| addr) }
+    if peer_id_of(&addr).is_some() {
+        addr
+    } else {
+        addr.with_p2p(peer).unwrap_or_else(|addr| addr)
+    }
 }

@@ -43,7 +43,8 @@ async fn garbage_and_stalled_handshakes_on_the_tcp_port() {
     let key = network_key();
     let a = TestNode::spawn(Options::new(&key)).await;
     let b = TestNode::spawn(Options::new(&key).bootstrap(a.addr())).await;
-    b.wait_until("B has verified A", || b.is_verified(&a.peer_id())).await;
+    b.wait_until("B has verified A", || b.is_verified(&a.peer_id()))
+        .await;
     let port = a.plain_addr().iter().find_map(|p| match p {
         libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
         _ => None,
@@ -74,16 +75,23 @@ async fn garbage_and_stalled_handshakes_on_the_tcp_port() {
 /// Opens the info route on `node` from a raw peer holding the network key.
 async fn open_info(raw: &RawPeer, node: &TestNode) -> libp2p::Stream {
     let mut control = raw.control.clone();
-    control.open_stream(node.peer_id(), routes::info().protocol()).await.expect("the info route opens")
+    control
+        .open_stream(node.peer_id(), routes::info().protocol())
+        .await
+        .expect("the info route opens")
 }
 
 async fn read_error(stream: &mut libp2p::Stream) -> kith_protocols::WireError {
-    let response: Response = tokio::time::timeout(Duration::from_secs(10), read_message(stream, MAX_FRAME_LEN))
-        .await
-        .expect("the node answers in time")
-        .expect("a well-formed response")
-        .expect("a response, not a closed stream");
-    assert!(response.id.is_nil(), "an unparsed request is answered with the nil id");
+    let response: Response =
+        tokio::time::timeout(Duration::from_secs(10), read_message(stream, MAX_FRAME_LEN))
+            .await
+            .expect("the node answers in time")
+            .expect("a well-formed response")
+            .expect("a response, not a closed stream");
+    assert!(
+        response.id.is_nil(),
+        "an unparsed request is answered with the nil id"
+    );
     response.result.expect_err("an error response")
 }
 
@@ -93,7 +101,10 @@ async fn broken_frames_on_a_route_get_typed_errors() {
     let a = TestNode::spawn(Options::new(&key)).await;
     let mut raw = RawPeer::spawn(RawStack::Psk(key.clone())).await;
     raw.dial(a.addr());
-    raw.wait_for("the raw peer to connect", |e| matches!(e, RawEvent::Connected(_))).await;
+    raw.wait_for("the raw peer to connect", |e| {
+        matches!(e, RawEvent::Connected(_))
+    })
+    .await;
 
     // Oversized: a header announcing 2 MiB is refused from the header alone.
     let mut stream = open_info(&raw, &a).await;
@@ -108,7 +119,10 @@ async fn broken_frames_on_a_route_get_typed_errors() {
     stream.flush().await.unwrap();
     let error = read_error(&mut stream).await;
     assert_eq!(error.code, ErrorCode::InvalidRequest, "{error}");
-    assert!(error.message.contains("1048576") || error.message.to_lowercase().contains("large"), "{error}");
+    assert!(
+        error.message.contains("1048576") || error.message.to_lowercase().contains("large"),
+        "{error}"
+    );
 
     // Truncated: 100 bytes announced, 10 sent, then the write side closes.
     let mut stream = open_info(&raw, &a).await;
@@ -130,16 +144,25 @@ async fn broken_frames_on_a_route_get_typed_errors() {
     let mut stream = open_info(&raw, &a).await;
     stream.write_all(&[3, 0xff, 0xfe, 0xfd]).await.unwrap();
     stream.close().await.unwrap();
-    assert_eq!(read_error(&mut stream).await.code, ErrorCode::InvalidRequest);
+    assert_eq!(
+        read_error(&mut stream).await.code,
+        ErrorCode::InvalidRequest
+    );
 
     // And the same peer's well-formed request is served normally afterwards.
     let mut stream = open_info(&raw, &a).await;
     let request = Request::new(serde_json::json!({}));
-    kith_protocols::write_message(&mut stream, &request).await.unwrap();
+    kith_protocols::write_message(&mut stream, &request)
+        .await
+        .unwrap();
     stream.close().await.unwrap();
-    let response: Response = read_message(&mut stream, MAX_FRAME_LEN).await.unwrap().unwrap();
+    let response: Response = read_message(&mut stream, MAX_FRAME_LEN)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(response.id, request.id);
-    let info: kith_protocols::NodeInfo = serde_json::from_value(response.result.expect("ok")).unwrap();
+    let info: kith_protocols::NodeInfo =
+        serde_json::from_value(response.result.expect("ok")).unwrap();
     assert_eq!(info.peer_id, a.peer_id());
     let mut rest = Vec::new();
     stream.read_to_end(&mut rest).await.unwrap();
@@ -180,8 +203,13 @@ async fn bad_http_requests_get_json_errors() {
     assert_eq!(body["error"]["code"], "invalid-request", "{body}");
 
     // JSON of the wrong shape, and an address that would bypass the network key.
-    for bad in [serde_json::json!({"address": 1}), serde_json::json!({"addr": "/ip4/127.0.0.1/udp/1/quic-v1"})] {
-        let (status, body) = a.api(reqwest::Method::POST, "/api/v1/peers", Some(bad)).await;
+    for bad in [
+        serde_json::json!({"address": 1}),
+        serde_json::json!({"addr": "/ip4/127.0.0.1/udp/1/quic-v1"}),
+    ] {
+        let (status, body) = a
+            .api(reqwest::Method::POST, "/api/v1/peers", Some(bad))
+            .await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["error"]["code"], "invalid-request", "{body}");
     }
@@ -190,7 +218,14 @@ async fn bad_http_requests_get_json_errors() {
     let (status, body) = a.get("/api/v1/nothing-here").await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not-found", "{body}");
-    let health: serde_json::Value = http.get(format!("{base}/healthz")).send().await.unwrap().json().await.unwrap();
+    let health: serde_json::Value = http
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["status"], "ok");
     a.shutdown().await;
 }

@@ -5,12 +5,7 @@
 //! join, restarts keeping the identity, corrupt or missing key files, the QUIC refusal, and
 //! joining through a bootstrap node given with or without its peer id.
 
-use std::{
-    fs,
-    os::unix::fs::PermissionsExt,
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::{fs, os::unix::fs::PermissionsExt, path::Path, time::Duration};
 
 use crate::process::{KithProcess, assert_success, cli_ok, loopback_args, run_cli, run_cli_with};
 
@@ -34,19 +29,11 @@ fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// `kith peers --json` as a list of peer objects.
+/// `kith peers --json`: the API's list of peer objects.
 async fn peers(dir: &Path) -> Vec<serde_json::Value> {
     let stdout = cli_ok(dir, &["peers", "--json"]).await;
-    let value: serde_json::Value =
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("`kith peers --json` printed no JSON ({e}):\n{stdout}"));
-    match value {
-        serde_json::Value::Array(peers) => peers,
-        serde_json::Value::Object(mut object) => match object.remove("peers") {
-            Some(serde_json::Value::Array(peers)) => peers,
-            _ => panic!("`kith peers --json` printed no list of peers:\n{stdout}"),
-        },
-        _ => panic!("`kith peers --json` printed no list of peers:\n{stdout}"),
-    }
+    serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("`kith peers --json` printed no JSON list ({e}):\n{stdout}"))
 }
 
 /// The entry for `peer_id` in `kith peers --json` of `dir`, failing with the whole list if absent.
@@ -61,14 +48,7 @@ async fn peer_entry(dir: &Path, peer_id: &str) -> serde_json::Value {
 /// Copies `from`'s network key into `to` (a fresh data dir), keeping mode 0600.
 fn share_network_key(from: &Path, to: &Path) {
     let key = fs::read(from.join("swarm.key")).expect("reading swarm.key");
-    let path = to.join("swarm.key");
-    fs::write(&path, key).expect("writing swarm.key");
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod swarm.key");
-}
-
-/// A node's own view of the network it is on, from `kith status`.
-async fn status(dir: &Path) -> String {
-    cli_ok(dir, &["status"]).await
+    write_private(&to.join("swarm.key"), &key);
 }
 
 #[tokio::test]
@@ -81,22 +61,53 @@ async fn first_run_creates_private_keys_prints_a_banner_and_stops_cleanly() {
         assert_eq!(mode(&path), 0o600, "{file} must be private");
     }
     let banner = &node.banner;
-    assert!(banner.peer_id.starts_with("12D3KooW"), "not an Ed25519 peer id: {banner:?}");
-    assert!(banner.invite.starts_with("kith1"), "not an invite code: {banner:?}");
+    assert!(
+        banner.peer_id.starts_with("12D3KooW"),
+        "not an Ed25519 peer id: {banner:?}"
+    );
+    assert!(
+        banner.invite.starts_with("kith1"),
+        "not an invite code: {banner:?}"
+    );
     assert_eq!(banner.role, "member");
-    assert!(banner.api.starts_with("http://127.0.0.1:"), "API not on loopback: {banner:?}");
+    assert!(
+        banner.api.starts_with("http://127.0.0.1:"),
+        "API not on loopback: {banner:?}"
+    );
     assert_eq!(banner.token_path, dir.path().join("api.token"));
-    assert!(!banner.listen.is_empty() && banner.listen.iter().all(|a| a.starts_with("/ip4/127.0.0.1/tcp/")), "{banner:?}");
+    assert!(
+        !banner.listen.is_empty()
+            && banner
+                .listen
+                .iter()
+                .all(|a| a.starts_with("/ip4/127.0.0.1/tcp/")),
+        "{banner:?}"
+    );
     let api_addr = dir.path().join("api.addr");
-    assert!(api_addr.exists(), "api.addr is written while the node runs");
+    let announced = fs::read_to_string(&api_addr).expect("api.addr is written while the node runs");
+    assert_eq!(format!("http://{}", announced.trim()), banner.api);
 
-    let status = status(dir.path()).await;
-    assert!(status.contains(&banner.peer_id), "`kith status` names another node:\n{status}");
-    assert!(status.contains(&banner.network), "`kith status` shows another network:\n{status}");
+    let status = cli_ok(dir.path(), &["status"]).await;
+    assert!(
+        status.contains(&banner.peer_id),
+        "`kith status` names another node:\n{status}"
+    );
+    assert!(
+        status.contains(&banner.network),
+        "`kith status` shows another network:\n{status}"
+    );
 
     let exit = node.terminate().await;
-    assert!(exit.success(), "SIGTERM should stop the node cleanly, got {exit}");
+    assert!(
+        exit.success(),
+        "SIGTERM should stop the node cleanly, got {exit}"
+    );
     assert!(!api_addr.exists(), "api.addr must be removed on shutdown");
+    let status = run_cli(dir.path(), &["status"]).await;
+    assert!(
+        !status.status.success(),
+        "`kith status` with no node running must fail"
+    );
 }
 
 #[tokio::test]
@@ -107,8 +118,14 @@ async fn restart_keeps_the_peer_id() {
     assert!(first.terminate().await.success());
 
     let second = KithProcess::start(&loopback_args(), dir.path()).await;
-    assert_eq!(second.banner.peer_id, peer_id, "the identity must survive a restart");
-    assert_eq!(second.banner.network, network, "the network key must survive a restart");
+    assert_eq!(
+        second.banner.peer_id, peer_id,
+        "the identity must survive a restart"
+    );
+    assert_eq!(
+        second.banner.network, network,
+        "the network key must survive a restart"
+    );
     assert!(second.terminate().await.success());
 }
 
@@ -119,24 +136,44 @@ async fn invite_and_join_bring_a_second_node_into_the_network() {
 
     let invite = cli_ok(a_dir.path(), &["invite"]).await;
     let invite = invite.trim();
-    assert!(invite.starts_with("kith1"), "`kith invite` printed no code:\n{invite}");
-    assert_eq!(invite, a.banner.invite, "`kith invite` and the banner disagree");
+    assert!(
+        invite.starts_with("kith1"),
+        "`kith invite` printed no code:\n{invite}"
+    );
+    assert_eq!(
+        invite, a.banner.invite,
+        "`kith invite` and the banner disagree"
+    );
 
     let b_dir = tempfile::tempdir().expect("temp dir");
     let joined = run_cli(b_dir.path(), &["join", invite]).await;
     assert_success(&joined, "join");
     let b_key = b_dir.path().join("swarm.key");
     assert_eq!(mode(&b_key), 0o600);
-    assert_eq!(fs::read(&b_key).expect("B's swarm.key"), fs::read(a_dir.path().join("swarm.key")).expect("A's swarm.key"));
+    assert_eq!(
+        fs::read(&b_key).expect("B's swarm.key"),
+        fs::read(a_dir.path().join("swarm.key")).expect("A's swarm.key")
+    );
     let config = fs::read_to_string(b_dir.path().join("kith.toml")).expect("join writes kith.toml");
-    assert!(config.contains("bootstrap") && config.contains(&a.banner.peer_id), "kith.toml has no bootstrap entry for A:\n{config}");
+    assert!(
+        config.contains("bootstrap") && config.contains(&a.banner.peer_id),
+        "kith.toml has no bootstrap entry for A:\n{config}"
+    );
 
     let b = KithProcess::start(&json_logs(), b_dir.path()).await;
-    assert_eq!(b.banner.network, a.banner.network, "joined node is on another network");
-    b.wait_for_event("peer verified", &[("peer", a.peer_id())], CONNECT).await;
-    a.wait_for_event("peer verified", &[("peer", b.peer_id())], CONNECT).await;
+    assert_eq!(
+        b.banner.network, a.banner.network,
+        "joined node is on another network"
+    );
+    b.wait_for_event("peer verified", &[("peer", a.peer_id())], CONNECT)
+        .await;
+    a.wait_for_event("peer verified", &[("peer", b.peer_id())], CONNECT)
+        .await;
     let entry = peer_entry(a_dir.path(), b.peer_id()).await;
-    assert_eq!(entry["connected"], true, "A does not list B as connected: {entry:#}");
+    assert_eq!(
+        entry["connected"], true,
+        "A does not list B as connected: {entry:#}"
+    );
 
     // A different network's invite must not silently replace B's key.
     let c_dir = tempfile::tempdir().expect("temp dir");
@@ -144,10 +181,41 @@ async fn invite_and_join_bring_a_second_node_into_the_network() {
     assert_ne!(c.banner.network, a.banner.network);
     let key_before = fs::read(&b_key).expect("B's swarm.key");
     let refused = run_cli(b_dir.path(), &["join", &c.banner.invite]).await;
-    assert!(!refused.status.success(), "joining another network without --replace must fail");
+    assert!(
+        !refused.status.success(),
+        "joining another network without --replace must fail"
+    );
     let message = stderr_of(&refused);
-    assert!(message.contains("--replace"), "the error should say how to replace the key:\n{message}");
-    assert_eq!(fs::read(&b_key).expect("B's swarm.key"), key_before, "swarm.key changed");
+    assert!(
+        message.contains(&c.banner.network) && message.contains("--replace"),
+        "the error should name the network and say how to replace the key:\n{message}"
+    );
+    assert_eq!(
+        fs::read(&b_key).expect("B's swarm.key"),
+        key_before,
+        "swarm.key changed"
+    );
+
+    // With --replace it switches, keeping the old key as a backup.
+    let replaced = run_cli(b_dir.path(), &["join", "--replace", &c.banner.invite]).await;
+    assert_success(&replaced, "join --replace");
+    let c_key = fs::read(c_dir.path().join("swarm.key")).expect("C's swarm.key");
+    assert_eq!(fs::read(&b_key).expect("B's swarm.key"), c_key);
+    assert_eq!(mode(&b_key), 0o600);
+    let backups: Vec<Vec<u8>> = fs::read_dir(b_dir.path())
+        .expect("listing B's data dir")
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| {
+            path.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("swarm.key."))
+        })
+        .map(|path| fs::read(path).expect("reading a backup"))
+        .collect();
+    assert_eq!(
+        backups,
+        [key_before],
+        "the old key must be kept as a backup"
+    );
 
     for node in [a, b, c] {
         assert!(node.terminate().await.success());
@@ -159,8 +227,16 @@ async fn refused_run(dir: &Path, args: &[String]) -> String {
     let mut argv: Vec<&str> = vec!["run"];
     argv.extend(args.iter().map(String::as_str));
     let output = run_cli_with(&[], dir, &argv, REFUSE).await;
-    assert!(!output.status.success(), "`kith run` should have refused to start:\n{}", stderr_of(&output));
-    assert!(output.status.code().is_some(), "kith should exit with an error, not die of a signal: {}", output.status);
+    assert!(
+        !output.status.success(),
+        "`kith run` should have refused to start:\n{}",
+        stderr_of(&output)
+    );
+    assert!(
+        output.status.code().is_some(),
+        "kith should exit with an error, not die of a signal: {}",
+        output.status
+    );
     stderr_of(&output)
 }
 
@@ -168,13 +244,12 @@ async fn refused_run(dir: &Path, args: &[String]) -> String {
 async fn dir_with_network_key() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     let key = cli_ok(dir.path(), &["network", "new"]).await;
-    let path = dir.path().join("swarm.key");
-    fs::write(&path, key).expect("writing swarm.key");
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+    write_private(&dir.path().join("swarm.key"), key.as_bytes());
     dir
 }
 
-fn write_private(path: &PathBuf, content: &[u8]) {
+/// Writes a key file as kith would: owner-only.
+fn write_private(path: &Path, content: &[u8]) {
     fs::write(path, content).expect("writing a key file");
     fs::set_permissions(path, fs::Permissions::from_mode(0o600)).expect("chmod");
 }
@@ -185,8 +260,16 @@ async fn a_corrupt_swarm_key_is_refused_naming_the_file() {
     let path = dir.path().join("swarm.key");
     write_private(&path, b"this is not a swarm key\n");
     let stderr = refused_run(dir.path(), &loopback_args()).await;
-    assert!(stderr.contains(&path.display().to_string()), "the error should name {}:\n{stderr}", path.display());
-    assert_eq!(fs::read(&path).expect("swarm.key"), b"this is not a swarm key\n", "a corrupt key must never be replaced");
+    assert!(
+        stderr.contains(&path.display().to_string()),
+        "the error should name {}:\n{stderr}",
+        path.display()
+    );
+    assert_eq!(
+        fs::read(&path).expect("swarm.key"),
+        b"this is not a swarm key\n",
+        "a corrupt key must never be replaced"
+    );
 }
 
 #[tokio::test]
@@ -195,8 +278,16 @@ async fn a_corrupt_identity_key_is_refused_naming_the_file() {
     let path = dir.path().join("identity.key");
     write_private(&path, &[0x08, 0x01, 0x12, 0x05, 1, 2, 3]);
     let stderr = refused_run(dir.path(), &loopback_args()).await;
-    assert!(stderr.contains(&path.display().to_string()), "the error should name {}:\n{stderr}", path.display());
-    assert_eq!(fs::read(&path).expect("identity.key"), [0x08, 0x01, 0x12, 0x05, 1, 2, 3], "a corrupt key must never be replaced");
+    assert!(
+        stderr.contains(&path.display().to_string()),
+        "the error should name {}:\n{stderr}",
+        path.display()
+    );
+    assert_eq!(
+        fs::read(&path).expect("identity.key"),
+        [0x08, 0x01, 0x12, 0x05, 1, 2, 3],
+        "a corrupt key must never be replaced"
+    );
 }
 
 #[tokio::test]
@@ -207,9 +298,18 @@ async fn an_identity_without_a_network_key_is_told_how_to_get_one() {
     fs::remove_file(dir.path().join("swarm.key")).expect("removing swarm.key");
 
     let stderr = refused_run(dir.path(), &loopback_args()).await;
-    assert!(stderr.contains("kith network new"), "the error should say how to make a network:\n{stderr}");
-    assert!(stderr.contains("kith join"), "the error should say how to join a network:\n{stderr}");
-    assert!(!dir.path().join("swarm.key").exists(), "no new network key may appear behind the owner's back");
+    assert!(
+        stderr.contains("kith network new"),
+        "the error should say how to make a network:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("kith join"),
+        "the error should say how to join a network:\n{stderr}"
+    );
+    assert!(
+        !dir.path().join("swarm.key").exists(),
+        "no new network key may appear behind the owner's back"
+    );
 }
 
 #[tokio::test]
@@ -221,20 +321,39 @@ async fn network_new_prints_a_swarm_key_file() {
     assert_eq!(lines[0], "/key/swarm/psk/1.0.0/");
     assert_eq!(lines[1], "/base16/");
     assert_eq!(lines[2].len(), 64, "a 256-bit key in hex:\n{first}");
-    assert!(lines[2].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "lowercase hex:\n{first}");
+    assert!(
+        lines[2]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "lowercase hex:\n{first}"
+    );
     assert!(first.ends_with('\n') && !first.ends_with("\n\n"));
 
     let second = cli_ok(dir.path(), &["network", "new"]).await;
     assert_ne!(first, second, "every network key must be fresh");
-    assert!(!dir.path().join("swarm.key").exists(), "`kith network new` only prints");
+    assert!(
+        !dir.path().join("swarm.key").exists(),
+        "`kith network new` only prints"
+    );
 }
 
 #[tokio::test]
 async fn quic_listen_addresses_are_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let args = ["--listen", "/ip4/127.0.0.1/udp/0/quic-v1", "--api", "127.0.0.1:0", "--mdns", "false"].map(String::from);
+    let args = [
+        "--listen",
+        "/ip4/127.0.0.1/udp/0/quic-v1",
+        "--api",
+        "127.0.0.1:0",
+        "--mdns",
+        "false",
+    ]
+    .map(String::from);
     let stderr = refused_run(dir.path(), &args).await;
-    assert!(stderr.contains("QUIC") && stderr.contains("TCP"), "the error should explain that only TCP is allowed:\n{stderr}");
+    assert!(
+        stderr.contains("QUIC") && stderr.contains("TCP"),
+        "the error should explain that only TCP is allowed:\n{stderr}"
+    );
 }
 
 /// A member started with `--bootstrap <addr>` finds the bootstrap node and lists it with its role.
@@ -252,9 +371,19 @@ async fn join_through_bootstrap(addr_of: impl FnOnce(&KithProcess) -> String) {
     let member = KithProcess::start(&args, member_dir.path()).await;
     assert_eq!(member.banner.role, "member");
 
-    let fields = member.wait_for_event("peer verified", &[("peer", boot.peer_id())], CONNECT).await;
-    assert_eq!(fields.get("source").map(String::as_str), Some("bootstrap"), "{fields:?}");
-    assert_eq!(fields.get("role").map(String::as_str), Some("bootstrap"), "{fields:?}");
+    let fields = member
+        .wait_for_event("peer verified", &[("peer", boot.peer_id())], CONNECT)
+        .await;
+    assert_eq!(
+        fields.get("source").map(String::as_str),
+        Some("bootstrap"),
+        "{fields:?}"
+    );
+    assert_eq!(
+        fields.get("role").map(String::as_str),
+        Some("bootstrap"),
+        "{fields:?}"
+    );
     let entry = peer_entry(member_dir.path(), boot.peer_id()).await;
     assert_eq!(entry["connected"], true, "{entry:#}");
     assert_eq!(entry["role"], "bootstrap", "{entry:#}");

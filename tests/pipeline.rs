@@ -16,24 +16,48 @@ async fn a_blocked_peer_is_never_dialed_and_refused_inbound() {
     let b = TestNode::spawn(Options::new(&key)).await;
 
     let (status, body) = a
-        .api(reqwest::Method::POST, "/api/v1/blocks", Some(serde_json::json!({"peer_id": b.peer_id().to_string(), "reason": "test"})))
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/blocks",
+            Some(serde_json::json!({"peer_id": b.peer_id().to_string(), "reason": "test"})),
+        )
         .await;
-    assert!(status == 204 || status == 200, "blocking over HTTP: {status} {body}");
+    assert!(
+        status == 204 || status == 200,
+        "blocking over HTTP: {status} {body}"
+    );
     let (_, blocks) = a.get("/api/v1/blocks").await;
     assert_eq!(blocks[0]["peer_id"], b.peer_id().to_string(), "{blocks}");
 
     // Outbound: A is told about B by every kind of source; it never dials.
     let dials_before = a.handle().pipeline_dials();
     let mut a_events = a.handle().subscribe();
-    for source in [PeerSource::Mdns, PeerSource::Dht, PeerSource::Gossip, PeerSource::Manual] {
-        a.handle().peer_found(PeerFound::new(b.peer_id(), vec![b.addr()], source));
+    for source in [
+        PeerSource::Mdns,
+        PeerSource::Dht,
+        PeerSource::Gossip,
+        PeerSource::Manual,
+    ] {
+        a.handle()
+            .peer_found(PeerFound::new(b.peer_id(), vec![b.addr()], source));
     }
     // A marker discovery after them: once it is dialed, the ones before it have been decided.
     let marker = RawPeer::spawn(RawStack::Psk(key.clone())).await;
-    a.handle().peer_found(PeerFound::new(marker.peer_id, vec![marker.full_addr()], PeerSource::Manual));
-    a.wait_for_event("the marker peer to be dialed", |e| matches!(e, NodeEvent::DialStarted { peer } if *peer == marker.peer_id))
-        .await;
-    assert_eq!(a.handle().pipeline_dials(), dials_before + 1, "only the marker may have been dialed");
+    a.handle().peer_found(PeerFound::new(
+        marker.peer_id,
+        vec![marker.full_addr()],
+        PeerSource::Manual,
+    ));
+    a.wait_for_event(
+        "the marker peer to be dialed",
+        |e| matches!(e, NodeEvent::DialStarted { peer } if *peer == marker.peer_id),
+    )
+    .await;
+    assert_eq!(
+        a.handle().pipeline_dials(),
+        dials_before + 1,
+        "only the marker may have been dialed"
+    );
     while let Ok(event) = a_events.try_recv() {
         if let NodeEvent::DialStarted { peer } | NodeEvent::PeerConnected { peer } = event {
             assert_ne!(peer, b.peer_id(), "A dialed or connected to a blocked peer");
@@ -41,17 +65,35 @@ async fn a_blocked_peer_is_never_dialed_and_refused_inbound() {
     }
 
     // Inbound: B dials A, A's swarm refuses the connection.
-    b.network().add_peer(a.addr()).await.expect("address accepted");
-    b.wait_for_event("B's dial of A to fail", |e| matches!(e, NodeEvent::PeerFailed { peer, .. } if *peer == a.peer_id()))
-        .await;
+    b.network()
+        .add_peer(a.addr())
+        .await
+        .expect("address accepted");
+    b.wait_for_event(
+        "B's dial of A to fail",
+        |e| matches!(e, NodeEvent::PeerFailed { peer, .. } if *peer == a.peer_id()),
+    )
+    .await;
     assert!(!a.handle().is_connected(&b.peer_id()));
     assert!(!b.handle().is_connected(&a.peer_id()));
 
     // Unblocking lets them meet.
-    let (status, _) = a.api(reqwest::Method::DELETE, &format!("/api/v1/blocks/{}", b.peer_id()), None).await;
+    let (status, _) = a
+        .api(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/blocks/{}", b.peer_id()),
+            None,
+        )
+        .await;
     assert_eq!(status, 204);
-    a.network().add_peer(b.addr()).await.expect("address accepted");
-    a.wait_until("A has verified B after the unblock", || a.is_verified(&b.peer_id())).await;
+    a.network()
+        .add_peer(b.addr())
+        .await
+        .expect("address accepted");
+    a.wait_until("A has verified B after the unblock", || {
+        a.is_verified(&b.peer_id())
+    })
+    .await;
     a.shutdown().await;
     b.shutdown().await;
 }
@@ -61,7 +103,11 @@ async fn a_burst_of_discoveries_is_dialed_no_faster_than_the_rate() {
     const RATE: u32 = 20;
     const BURST: u32 = 5;
     let key = network_key();
-    let limits = Limits { dial_rate_per_sec: RATE, dial_burst: BURST, ..Limits::default() };
+    let limits = Limits {
+        dial_rate_per_sec: RATE,
+        dial_burst: BURST,
+        ..Limits::default()
+    };
     let a = TestNode::spawn(Options::new(&key).limits(limits)).await;
     let mut events = a.handle().subscribe();
 
@@ -69,7 +115,11 @@ async fn a_burst_of_discoveries_is_dialed_no_faster_than_the_rate() {
     let start = Instant::now();
     for _ in 0..1000 {
         let addr = "/ip4/127.0.0.1/tcp/1".parse().unwrap();
-        a.handle().peer_found(PeerFound::new(PeerId::random(), vec![addr], PeerSource::Gossip));
+        a.handle().peer_found(PeerFound::new(
+            PeerId::random(),
+            vec![addr],
+            PeerSource::Gossip,
+        ));
     }
     // Watch 40 dials go out; at every one, the count must be within the token bucket's bound.
     let mut dials = 0u64;
@@ -82,7 +132,10 @@ async fn a_burst_of_discoveries_is_dialed_no_faster_than_the_rate() {
             dials += 1;
             let elapsed = start.elapsed().as_secs_f64();
             let allowed = f64::from(BURST) + f64::from(RATE) * elapsed + 1.0;
-            assert!(dials as f64 <= allowed, "{dials} dials after {elapsed:.3} s exceeds rate {RATE}/s + burst {BURST}");
+            assert!(
+                dials as f64 <= allowed,
+                "{dials} dials after {elapsed:.3} s exceeds rate {RATE}/s + burst {BURST}"
+            );
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
@@ -110,30 +163,71 @@ async fn a_peer_from_another_network_is_disconnected_and_remembered() {
         profile: None,
     });
 
-    a.network().add_peer(liar.full_addr()).await.expect("address accepted");
+    a.network()
+        .add_peer(liar.full_addr())
+        .await
+        .expect("address accepted");
     let event = a
-        .wait_for_event("the liar to be rejected", |e| matches!(e, NodeEvent::PeerRejected { peer, .. } if *peer == liar.peer_id))
+        .wait_for_event(
+            "the liar to be rejected",
+            |e| matches!(e, NodeEvent::PeerRejected { peer, .. } if *peer == liar.peer_id),
+        )
         .await;
-    let NodeEvent::PeerRejected { reason, .. } = event else { unreachable!() };
+    let NodeEvent::PeerRejected { reason, .. } = event else {
+        unreachable!()
+    };
     assert!(reason.contains("network"), "{reason}");
-    liar.wait_for("A to hang up", |e| matches!(e, RawEvent::Closed(_))).await;
-    a.wait_until("A has no connection to the liar", || !a.handle().is_connected(&liar.peer_id)).await;
+    liar.wait_for("A to hang up", |e| matches!(e, RawEvent::Closed(_)))
+        .await;
+    a.wait_until("A has no connection to the liar", || {
+        !a.handle().is_connected(&liar.peer_id)
+    })
+    .await;
 
     // Remembered, with the reason, and shown to the owner.
-    let record = a.store().peers().get(&liar.peer_id).unwrap().expect("recorded");
-    assert!(record.rejected.as_deref().is_some_and(|r| r.contains("network")), "{record:?}");
+    let record = a
+        .store()
+        .peers()
+        .get(&liar.peer_id)
+        .unwrap()
+        .expect("recorded");
+    assert!(
+        record
+            .rejected
+            .as_deref()
+            .is_some_and(|r| r.contains("network")),
+        "{record:?}"
+    );
     let peers = a.peers_over_http().await;
     let entry = &peers[&liar.peer_id.to_string()];
     assert_eq!(entry["connected"], false);
-    assert!(entry["rejected"].as_str().unwrap().contains("network"), "{entry}");
+    assert!(
+        entry["rejected"].as_str().unwrap().contains("network"),
+        "{entry}"
+    );
 
     // Found again by gossip: not dialed again.
     let dials = a.handle().pipeline_dials();
-    a.handle().peer_found(PeerFound::new(liar.peer_id, vec![liar.full_addr()], PeerSource::Gossip));
+    a.handle().peer_found(PeerFound::new(
+        liar.peer_id,
+        vec![liar.full_addr()],
+        PeerSource::Gossip,
+    ));
     let marker = RawPeer::spawn(RawStack::Psk(key.clone())).await;
-    a.handle().peer_found(PeerFound::new(marker.peer_id, vec![marker.full_addr()], PeerSource::Gossip));
-    a.wait_for_event("the marker peer to be dialed", |e| matches!(e, NodeEvent::DialStarted { peer } if *peer == marker.peer_id))
-        .await;
-    assert_eq!(a.handle().pipeline_dials(), dials + 1, "the rejected peer was dialed again");
+    a.handle().peer_found(PeerFound::new(
+        marker.peer_id,
+        vec![marker.full_addr()],
+        PeerSource::Gossip,
+    ));
+    a.wait_for_event(
+        "the marker peer to be dialed",
+        |e| matches!(e, NodeEvent::DialStarted { peer } if *peer == marker.peer_id),
+    )
+    .await;
+    assert_eq!(
+        a.handle().pipeline_dials(),
+        dials + 1,
+        "the rejected peer was dialed again"
+    );
     a.shutdown().await;
 }

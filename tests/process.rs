@@ -38,9 +38,16 @@ pub const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The arguments every root-namespace node gets: loopback only, ephemeral ports, no multicast.
 pub fn loopback_args() -> Vec<String> {
-    ["--listen", "/ip4/127.0.0.1/tcp/0", "--api", "127.0.0.1:0", "--mdns", "false"]
-        .map(String::from)
-        .to_vec()
+    [
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--api",
+        "127.0.0.1:0",
+        "--mdns",
+        "false",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// What `kith run` prints on stdout once it is ready.
@@ -70,7 +77,10 @@ impl Banner {
             // "<path> (use it as a Bearer token)"
             token_path: PathBuf::from(token.split(" (").next().unwrap_or(&token)),
             invite: get("invite")?,
-            listen: get("listen")?.split_whitespace().map(String::from).collect(),
+            listen: get("listen")?
+                .split_whitespace()
+                .map(String::from)
+                .collect(),
         })
     }
 
@@ -81,7 +91,10 @@ impl Banner {
 
     /// The first listen address, without a peer id.
     pub fn plain_addr(&self) -> String {
-        let addr = self.listen.first().expect("the banner parser requires a listen line");
+        let addr = self
+            .listen
+            .first()
+            .expect("the banner parser requires a listen line");
         match addr.split_once("/p2p/") {
             Some((plain, _)) => plain.to_owned(),
             None => addr.clone(),
@@ -107,7 +120,9 @@ fn drain(pipe: impl AsyncRead + Unpin + Send + 'static) -> watch::Receiver<Lines
             match reader.read_until(b'\n', &mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
-                    let line = String::from_utf8_lossy(&buf).trim_end_matches(['\n', '\r']).to_owned();
+                    let line = String::from_utf8_lossy(&buf)
+                        .trim_end_matches(['\n', '\r'])
+                        .to_owned();
                     tx.send_modify(|state| state.lines.push(line));
                 }
             }
@@ -138,13 +153,28 @@ impl KithProcess {
     pub async fn start_with(prefix: &[&str], args: &[String], data_dir: &Path) -> KithProcess {
         let mut command = kith_command(prefix, data_dir);
         command.arg("run").args(args);
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-        let mut child = command.spawn().unwrap_or_else(|e| panic!("spawning {KITH}: {e}"));
-        let pid = child.id().expect("a child that was just spawned has not been reaped");
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {KITH}: {e}"));
+        let pid = child
+            .id()
+            .expect("a child that was just spawned has not been reaped");
         let stdout = drain(child.stdout.take().expect("stdout is piped"));
         let stderr = drain(child.stderr.take().expect("stderr is piped"));
         let banner = read_banner(&mut child, stdout.clone(), &stderr, args).await;
-        KithProcess { child, pid, banner, data_dir: data_dir.to_owned(), stdout, stderr }
+        KithProcess {
+            child,
+            pid,
+            banner,
+            data_dir: data_dir.to_owned(),
+            stdout,
+            stderr,
+        }
     }
 
     pub fn peer_id(&self) -> &str {
@@ -180,14 +210,23 @@ impl KithProcess {
                 }
                 next = state.lines.len();
                 if state.closed {
-                    panic!("kith exited before logging {what}; stderr:\n{}", state.lines.join("\n"));
+                    panic!(
+                        "kith exited before logging {what}; stderr:\n{}",
+                        state.lines.join("\n")
+                    );
                 }
             }
             match timeout_at(deadline, rx.changed()).await {
                 Ok(Ok(())) => {}
                 // The sender is dropped only after the final `closed` update, seen above.
-                Ok(Err(_)) => panic!("kith's stderr reader stopped before logging {what}:\n{}", self.stderr()),
-                Err(_) => panic!("no log line saying {what} within {limit:?}; stderr:\n{}", self.stderr()),
+                Ok(Err(_)) => panic!(
+                    "kith's stderr reader stopped before logging {what}:\n{}",
+                    self.stderr()
+                ),
+                Err(_) => panic!(
+                    "no log line saying {what} within {limit:?}; stderr:\n{}",
+                    self.stderr()
+                ),
             }
         }
     }
@@ -204,11 +243,15 @@ impl KithProcess {
         let matches = |line: &str| {
             LogEvent::parse(line).is_some_and(|event| {
                 event.message == message
-                    && fields.iter().all(|(k, v)| event.fields.get(*k).is_some_and(|have| have == v))
+                    && fields
+                        .iter()
+                        .all(|(k, v)| event.fields.get(*k).is_some_and(|have| have == v))
             })
         };
         let line = self.wait_for_log(&what, limit, matches).await;
-        LogEvent::parse(&line).expect("the line matched, so it parses").fields
+        LogEvent::parse(&line)
+            .expect("the line matched, so it parses")
+            .fields
     }
 
     /// Sends SIGTERM and waits for the process to exit. Kills it and fails if it takes longer than
@@ -229,7 +272,10 @@ impl KithProcess {
             Ok(Err(e)) => panic!("waiting for kith to exit: {e}"),
             Err(_) => {
                 let _ = self.child.start_kill();
-                panic!("kith did not exit within {limit:?}; stderr:\n{}", self.stderr());
+                panic!(
+                    "kith did not exit within {limit:?}; stderr:\n{}",
+                    self.stderr()
+                );
             }
         }
     }
@@ -306,7 +352,12 @@ pub async fn run_cli(data_dir: &Path, args: &[&str]) -> Output {
 }
 
 /// `[prefix...] kith --data-dir <data_dir> <args>`, to completion; fails after `limit`.
-pub async fn run_cli_with(prefix: &[&str], data_dir: &Path, args: &[&str], limit: Duration) -> Output {
+pub async fn run_cli_with(
+    prefix: &[&str],
+    data_dir: &Path,
+    args: &[&str],
+    limit: Duration,
+) -> Output {
     let mut command = kith_command(prefix, data_dir);
     command.args(args).stdin(Stdio::null()).kill_on_drop(true);
     match timeout(limit, command.output()).await {
@@ -347,10 +398,17 @@ impl LogEvent {
     pub fn parse(line: &str) -> Option<LogEvent> {
         let value: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
         let object = value.as_object()?;
-        let fields = object.get("fields").and_then(|f| f.as_object()).unwrap_or(object);
+        let fields = object
+            .get("fields")
+            .and_then(|f| f.as_object())
+            .unwrap_or(object);
         let text = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
         let message = fields.get("message").map(text)?;
-        let fields = fields.iter().filter(|(k, _)| *k != "message").map(|(k, v)| (k.clone(), text(v))).collect();
+        let fields = fields
+            .iter()
+            .filter(|(k, _)| *k != "message")
+            .map(|(k, v)| (k.clone(), text(v)))
+            .collect();
         Some(LogEvent { message, fields })
     }
 }
@@ -362,10 +420,17 @@ fn json_log_lines_parse() {
     assert_eq!(event.message, "peer verified");
     assert_eq!(event.fields.get("source").map(String::as_str), Some("mdns"));
 
-    let flat = r#"{"level":"INFO","message":"peer verified","peer":"12D3KooWA","source":"bootstrap"}"#;
+    let flat =
+        r#"{"level":"INFO","message":"peer verified","peer":"12D3KooWA","source":"bootstrap"}"#;
     let event = LogEvent::parse(flat).expect("a flattened JSON event");
     assert_eq!(event.message, "peer verified");
-    assert_eq!(event.fields.get("peer").map(String::as_str), Some("12D3KooWA"));
+    assert_eq!(
+        event.fields.get("peer").map(String::as_str),
+        Some("12D3KooWA")
+    );
 
-    assert_eq!(LogEvent::parse("2025-01-01T00:00:00Z  INFO kith: peer verified peer=x"), None);
+    assert_eq!(
+        LogEvent::parse("2025-01-01T00:00:00Z  INFO kith: peer verified peer=x"),
+        None
+    );
 }

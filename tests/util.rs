@@ -45,7 +45,13 @@ pub struct Options {
 
 impl Options {
     pub fn new(network_key: &NetworkKey) -> Self {
-        Self { network_key: network_key.clone(), role: Role::Member, bootstrap: Vec::new(), limits: Limits::default(), dir: None }
+        Self {
+            network_key: network_key.clone(),
+            role: Role::Member,
+            bootstrap: Vec::new(),
+            limits: Limits::default(),
+            dir: None,
+        }
     }
 
     pub fn bootstrap(mut self, addr: Multiaddr) -> Self {
@@ -90,12 +96,18 @@ impl TestNode {
             None => tempfile::tempdir().expect("temporary directory"),
         };
         let layout = kith_config::DataDir::new(dir.path());
-        let (keypair, _) = kith_config::load_or_create_identity(&layout.identity_key()).expect("identity key");
+        let (keypair, _) =
+            kith_config::load_or_create_identity(&layout.identity_key()).expect("identity key");
         match kith_config::load_network_key(&layout.swarm_key()).expect("network key") {
-            Some(stored) => assert_eq!(stored, options.network_key, "restart with another network key"),
-            None => kith_config::create_network_key(&layout.swarm_key(), &options.network_key).expect("write swarm.key"),
+            Some(stored) => assert_eq!(
+                stored, options.network_key,
+                "restart with another network key"
+            ),
+            None => kith_config::create_network_key(&layout.swarm_key(), &options.network_key)
+                .expect("write swarm.key"),
         }
-        let (token, _) = kith_config::load_or_create_api_token(&layout.api_token()).expect("api token");
+        let (token, _) =
+            kith_config::load_or_create_api_token(&layout.api_token()).expect("api token");
         let store = Store::open(&layout.db(), 8 << 20).expect("open store");
         let config = NodeConfig {
             keypair,
@@ -110,15 +122,21 @@ impl TestNode {
             announce_interval: Duration::from_secs(60),
             reconnect_interval: Duration::from_secs(30),
         };
-        let node = Node::start(config, store.clone()).await.expect("node starts");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind API");
+        let node = Node::start(config, store.clone())
+            .await
+            .expect("node starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind API");
         let api = listener.local_addr().expect("API address");
         let state = kith_web::AppState::new(node.network().clone(), token.clone(), node.metrics());
         let web = CancellationToken::new();
         let web_task = tokio::spawn({
             let web = web.clone();
             async move {
-                kith_web::serve(listener, state, web).await.expect("API serves");
+                kith_web::serve(listener, state, web)
+                    .await
+                    .expect("API serves");
             }
         });
         TestNode {
@@ -156,7 +174,11 @@ impl TestNode {
 
     /// The listen address without the peer id.
     pub fn plain_addr(&self) -> Multiaddr {
-        self.handle().listen_addrs().into_iter().next().expect("the node listens")
+        self.handle()
+            .listen_addrs()
+            .into_iter()
+            .next()
+            .expect("the node listens")
     }
 
     /// Whether `peer` is connected and passed the pipeline's checks.
@@ -188,7 +210,11 @@ impl TestNode {
     }
 
     /// Waits for the next event matching `predicate`.
-    pub async fn wait_for_event(&self, what: &str, mut predicate: impl FnMut(&NodeEvent) -> bool) -> NodeEvent {
+    pub async fn wait_for_event(
+        &self,
+        what: &str,
+        mut predicate: impl FnMut(&NodeEvent) -> bool,
+    ) -> NodeEvent {
         let mut events = self.handle().subscribe();
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
@@ -203,15 +229,27 @@ impl TestNode {
     }
 
     /// An authenticated HTTP request; returns the status and the JSON body (`Null` if empty).
-    pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
-        let mut request = self.http.request(method, format!("http://{}{path}", self.api)).bearer_auth(&self.token);
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self
+            .http
+            .request(method, format!("http://{}{path}", self.api))
+            .bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(&body);
         }
         let response = request.send().await.expect("HTTP request");
         let status = response.status().as_u16();
         let bytes = response.bytes().await.expect("HTTP body");
-        let json = if bytes.is_empty() { serde_json::Value::Null } else { serde_json::from_slice(&bytes).expect("the API answers JSON") };
+        let json = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("the API answers JSON")
+        };
         (status, json)
     }
 
@@ -226,7 +264,12 @@ impl TestNode {
         body.as_array()
             .expect("a JSON array")
             .iter()
-            .map(|p| (p["peer_id"].as_str().expect("peer_id").to_owned(), p.clone()))
+            .map(|p| {
+                (
+                    p["peer_id"].as_str().expect("peer_id").to_owned(),
+                    p.clone(),
+                )
+            })
             .collect()
     }
 
@@ -278,8 +321,13 @@ impl RawPeer {
         let keypair = Keypair::generate_ed25519();
         let peer_id = keypair.public().to_peer_id();
         let transport: Boxed<(PeerId, StreamMuxerBox)> = match stack {
-            RawStack::Psk(key) => kith_node::build_transport(&keypair, &key, TransportKind::Tcp, Duration::from_secs(5))
-                .expect("transport"),
+            RawStack::Psk(key) => kith_node::build_transport(
+                &keypair,
+                &key,
+                TransportKind::Tcp,
+                Duration::from_secs(5),
+            )
+            .expect("transport"),
             RawStack::NoPsk => tcp::tokio::Transport::new(tcp::Config::default())
                 .upgrade(Version::V1)
                 .authenticate(noise::Config::new(&keypair).expect("noise"))
@@ -293,9 +341,12 @@ impl RawPeer {
             transport,
             behaviour,
             peer_id,
-            swarm::Config::with_tokio_executor().with_idle_connection_timeout(Duration::from_secs(60)),
+            swarm::Config::with_tokio_executor()
+                .with_idle_connection_timeout(Duration::from_secs(60)),
         );
-        swarm.listen_on("/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")).expect("listen");
+        swarm
+            .listen_on("/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr"))
+            .expect("listen");
         let addr = loop {
             if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
                 break address;
@@ -324,7 +375,14 @@ impl RawPeer {
                 }
             }
         });
-        RawPeer { peer_id, control, addr, dial: dial_tx, events: event_rx, task }
+        RawPeer {
+            peer_id,
+            control,
+            addr,
+            dial: dial_tx,
+            events: event_rx,
+            task,
+        }
     }
 
     /// The raw peer's address with its `/p2p/` id.
@@ -337,7 +395,11 @@ impl RawPeer {
     }
 
     /// Waits for the next swarm event matching `predicate`.
-    pub async fn wait_for(&mut self, what: &str, mut predicate: impl FnMut(&RawEvent) -> bool) -> RawEvent {
+    pub async fn wait_for(
+        &mut self,
+        what: &str,
+        mut predicate: impl FnMut(&RawEvent) -> bool,
+    ) -> RawEvent {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {
@@ -351,13 +413,21 @@ impl RawPeer {
 
     /// Serves `/public/get/info/0.0.0` with `info` (which may lie) for every request.
     pub fn serve_info(&mut self, info: NodeInfo) {
-        let mut incoming = self.control.accept(kith_protocols::routes::info().protocol()).expect("route not yet served");
+        let mut incoming = self
+            .control
+            .accept(kith_protocols::routes::info().protocol())
+            .expect("route not yet served");
         tokio::spawn(async move {
             while let Some((_, mut stream)) = incoming.next().await {
                 let info = info.clone();
                 tokio::spawn(async move {
-                    let Ok(Some(bytes)) = read_frame(&mut stream, MAX_FRAME_LEN).await else { return };
-                    let Ok(request) = serde_json::from_slice::<kith_protocols::Request>(&bytes) else { return };
+                    let Ok(Some(bytes)) = read_frame(&mut stream, MAX_FRAME_LEN).await else {
+                        return;
+                    };
+                    let Ok(request) = serde_json::from_slice::<kith_protocols::Request>(&bytes)
+                    else {
+                        return;
+                    };
                     let body = serde_json::to_value(&info).expect("info serializes");
                     let _ = write_message(&mut stream, &Response::ok(request.id, body)).await;
                     let _ = futures::AsyncWriteExt::close(&mut stream).await;

@@ -118,7 +118,9 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("base", &self.base).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
     }
 }
 
@@ -126,10 +128,15 @@ impl Client {
     /// A client of the node whose API is at `base_url` (e.g. `http://127.0.0.1:8080`),
     /// authenticating with `token` (the content of the data dir's `api.token`).
     pub fn new(base_url: &str, token: &str) -> Result<Client, Error> {
-        let invalid = |reason: &str| Error::InvalidUrl { url: base_url.to_owned(), reason: reason.to_owned() };
+        let invalid = |reason: &str| Error::InvalidUrl {
+            url: base_url.to_owned(),
+            reason: reason.to_owned(),
+        };
         let url = reqwest::Url::parse(base_url).map_err(|e| invalid(&e.to_string()))?;
         if url.scheme() != "http" {
-            return Err(invalid("only http:// is supported (the API listens on localhost)"));
+            return Err(invalid(
+                "only http:// is supported (the API listens on localhost)",
+            ));
         }
         if url.host_str().is_none() {
             return Err(invalid("it names no host"));
@@ -137,8 +144,8 @@ impl Client {
         if url.query().is_some() || url.fragment().is_some() {
             return Err(invalid("it must not have a query or fragment"));
         }
-        let mut auth =
-            HeaderValue::from_str(&format!("Bearer {}", token.trim())).map_err(|_| Error::InvalidToken)?;
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+            .map_err(|_| Error::InvalidToken)?;
         auth.set_sensitive(true);
         let http = reqwest::Client::builder()
             // The node is local; a proxy from the environment would only get in the way.
@@ -162,34 +169,40 @@ impl Client {
 
     /// `GET /api/v1/node`: who the node is.
     pub async fn node(&self) -> Result<NodeInfo, Error> {
-        self.json(Method::GET, "/api/v1/node", None::<&()>, true).await
+        self.json(Method::GET, "/api/v1/node", None::<&()>, true)
+            .await
     }
 
     /// `GET /api/v1/peers`: the peers the node knows, connected ones first.
     pub async fn peers(&self) -> Result<Vec<PeerView>, Error> {
-        self.json(Method::GET, "/api/v1/peers", None::<&()>, true).await
+        self.json(Method::GET, "/api/v1/peers", None::<&()>, true)
+            .await
     }
 
     /// `POST /api/v1/peers`: asks the node to connect to `addr` (with or without `/p2p/`).
     pub async fn add_peer(&self, addr: Multiaddr) -> Result<AddPeerResponse, Error> {
         let request = AddPeerRequest { addr };
-        self.json(Method::POST, "/api/v1/peers", Some(&request), true).await
+        self.json(Method::POST, "/api/v1/peers", Some(&request), true)
+            .await
     }
 
     /// `GET /api/v1/network/invite`: an invite code to the node's network.
     pub async fn invite(&self) -> Result<InviteView, Error> {
-        self.json(Method::GET, "/api/v1/network/invite", None::<&()>, true).await
+        self.json(Method::GET, "/api/v1/network/invite", None::<&()>, true)
+            .await
     }
 
     /// `GET /api/v1/blocks`: the blocklist.
     pub async fn blocks(&self) -> Result<Vec<BlockView>, Error> {
-        self.json(Method::GET, "/api/v1/blocks", None::<&()>, true).await
+        self.json(Method::GET, "/api/v1/blocks", None::<&()>, true)
+            .await
     }
 
     /// `POST /api/v1/blocks`: blocks `peer_id`, with an optional note.
     pub async fn block(&self, peer_id: PeerId, reason: Option<String>) -> Result<(), Error> {
         let request = BlockRequest { peer_id, reason };
-        self.send(Method::POST, "/api/v1/blocks", Some(&request), true).await?;
+        self.send(Method::POST, "/api/v1/blocks", Some(&request), true)
+            .await?;
         Ok(())
     }
 
@@ -198,7 +211,10 @@ impl Client {
         let path = format!("/api/v1/blocks/{peer_id}");
         match self.send(Method::DELETE, &path, None::<&()>, true).await {
             Ok(_) => Ok(true),
-            Err(Error::Api { code: ErrorCode::NotFound, .. }) => Ok(false),
+            Err(Error::Api {
+                code: ErrorCode::NotFound,
+                ..
+            }) => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -233,7 +249,10 @@ impl Client {
         }
         let response = request.send().await.map_err(|source| {
             if source.is_connect() {
-                Error::Connect { url: self.base.to_string(), source }
+                Error::Connect {
+                    url: self.base.to_string(),
+                    source,
+                }
             } else {
                 Error::Http(source)
             }
@@ -251,14 +270,22 @@ impl Client {
 /// The error for a non-success answer: the API's error body when there is one.
 fn error_from(url: String, status: StatusCode, body: &[u8]) -> Error {
     match serde_json::from_slice::<ApiErrorBody>(body) {
-        Ok(body) => Error::Api { status: status.as_u16(), code: body.error.code, message: body.error.message },
+        Ok(body) => Error::Api {
+            status: status.as_u16(),
+            code: body.error.code,
+            message: body.error.message,
+        },
         Err(_) => {
             let text = String::from_utf8_lossy(body);
             let mut quoted: String = text.chars().take(MAX_QUOTED_BODY).collect();
             if text.chars().count() > MAX_QUOTED_BODY {
                 quoted.push('…');
             }
-            Error::UnexpectedResponse { url, status: status.as_u16(), body: quoted }
+            Error::UnexpectedResponse {
+                url,
+                status: status.as_u16(),
+                body: quoted,
+            }
         }
     }
 }
@@ -277,8 +304,16 @@ mod tests {
     #[test]
     fn api_error_bodies_are_decoded() {
         let body = br#"{"error":{"code":"rate-limited","message":"slow down"}}"#;
-        match error_from("http://x/api/v1/peers".into(), StatusCode::TOO_MANY_REQUESTS, body) {
-            Error::Api { status, code, message } => {
+        match error_from(
+            "http://x/api/v1/peers".into(),
+            StatusCode::TOO_MANY_REQUESTS,
+            body,
+        ) {
+            Error::Api {
+                status,
+                code,
+                message,
+            } => {
                 assert_eq!(status, 429);
                 assert_eq!(code, ErrorCode::RateLimited);
                 assert_eq!(message, "slow down");
@@ -290,7 +325,11 @@ mod tests {
     #[test]
     fn other_error_bodies_are_quoted_briefly() {
         let body = "<html>".repeat(100);
-        let error = error_from("http://x/healthz".into(), StatusCode::BAD_GATEWAY, body.as_bytes());
+        let error = error_from(
+            "http://x/healthz".into(),
+            StatusCode::BAD_GATEWAY,
+            body.as_bytes(),
+        );
         match &error {
             Error::UnexpectedResponse { status, body, url } => {
                 assert_eq!(*status, 502);
@@ -310,12 +349,34 @@ mod tests {
 
     #[test]
     fn base_urls_are_checked() {
-        assert_eq!(Client::new("http://127.0.0.1:8080/", TOKEN).unwrap().base_url(), "http://127.0.0.1:8080");
-        assert_eq!(Client::new("http://127.0.0.1:8080", TOKEN).unwrap().base_url(), "http://127.0.0.1:8080");
-        for bad in ["127.0.0.1:8080", "https://127.0.0.1:8080", "http://", "http://h:1/?q=1", "ftp://h"] {
-            assert!(matches!(Client::new(bad, TOKEN), Err(Error::InvalidUrl { .. })), "{bad}");
+        assert_eq!(
+            Client::new("http://127.0.0.1:8080/", TOKEN)
+                .unwrap()
+                .base_url(),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            Client::new("http://127.0.0.1:8080", TOKEN)
+                .unwrap()
+                .base_url(),
+            "http://127.0.0.1:8080"
+        );
+        for bad in [
+            "127.0.0.1:8080",
+            "https://127.0.0.1:8080",
+            "http://",
+            "http://h:1/?q=1",
+            "ftp://h",
+        ] {
+            assert!(
+                matches!(Client::new(bad, TOKEN), Err(Error::InvalidUrl { .. })),
+                "{bad}"
+            );
         }
-        assert!(matches!(Client::new("http://127.0.0.1:8080", "bad\ntoken"), Err(Error::InvalidToken)));
+        assert!(matches!(
+            Client::new("http://127.0.0.1:8080", "bad\ntoken"),
+            Err(Error::InvalidToken)
+        ));
         let debug = format!("{:?}", Client::new("http://127.0.0.1:1", TOKEN).unwrap());
         assert!(!debug.contains(TOKEN), "{debug}");
     }
@@ -355,8 +416,14 @@ mod tests {
         let client = Client::new(&base, TOKEN).unwrap();
         assert!(client.blocks().await.unwrap().is_empty());
         let head = server.await.unwrap().to_ascii_lowercase();
-        assert!(head.starts_with("get /api/v1/blocks http/1.1\r\n"), "{head}");
-        assert!(head.contains(&format!("authorization: bearer {TOKEN}\r\n")), "{head}");
+        assert!(
+            head.starts_with("get /api/v1/blocks http/1.1\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.contains(&format!("authorization: bearer {TOKEN}\r\n")),
+            "{head}"
+        );
     }
 
     #[tokio::test]
@@ -367,7 +434,10 @@ mod tests {
         let peer = PeerId::random();
         assert!(!client.unblock(peer).await.unwrap());
         let head = server.await.unwrap();
-        assert!(head.starts_with(&format!("DELETE /api/v1/blocks/{peer} ")), "{head}");
+        assert!(
+            head.starts_with(&format!("DELETE /api/v1/blocks/{peer} ")),
+            "{head}"
+        );
     }
 
     #[tokio::test]
@@ -380,6 +450,9 @@ mod tests {
         let error = client.node().await.unwrap_err();
         assert!(matches!(error, Error::Connect { .. }), "{error:?}");
         let message = error.to_string();
-        assert!(message.contains("kith run") && message.contains(&addr.to_string()), "{message}");
+        assert!(
+            message.contains("kith run") && message.contains(&addr.to_string()),
+            "{message}"
+        );
     }
 }

@@ -22,6 +22,8 @@ pub const API_TOKEN_FILE: &str = "api.token";
 pub const CONFIG_FILE: &str = "kith.toml";
 /// Directory name of the database.
 pub const DB_DIR: &str = "db";
+/// File name where a running node writes its HTTP API's bound address.
+pub const API_ADDR_FILE: &str = "api.addr";
 
 /// A node's data directory and the paths of the files in it.
 ///
@@ -66,6 +68,12 @@ impl DataDir {
     /// `<root>/db`: the database directory.
     pub fn db(&self) -> PathBuf {
         self.root.join(DB_DIR)
+    }
+
+    /// `<root>/api.addr`: the running node's actual API address (written at start, removed at
+    /// a clean stop), so client commands find a node started with `--api 127.0.0.1:0`.
+    pub fn api_addr(&self) -> PathBuf {
+        self.root.join(API_ADDR_FILE)
     }
 
     /// Creates the directory (and missing parents) with mode 0700.

@@ -50,7 +50,7 @@ mod settings;
 pub use addr::peer_id_of;
 pub use config_edit::set_bootstrap_in_config;
 pub use data_dir::{
-    API_TOKEN_FILE, CONFIG_FILE, DB_DIR, DataDir, IDENTITY_KEY_FILE, SWARM_KEY_FILE,
+    API_ADDR_FILE, API_TOKEN_FILE, CONFIG_FILE, DB_DIR, DataDir, IDENTITY_KEY_FILE, SWARM_KEY_FILE,
     default_data_dir,
 };
 pub use error::Error;

@@ -858,10 +858,15 @@ mod tests {
             ..cli_in(dir.path())
         };
         let s = resolve_with(bare, no_default_dir).unwrap();
-        assert_eq!(s.bootstrap, vec!["/ip4/10.0.0.1/tcp/4001".parse::<Multiaddr>().unwrap()]);
+        assert_eq!(
+            s.bootstrap,
+            vec!["/ip4/10.0.0.1/tcp/4001".parse::<Multiaddr>().unwrap()]
+        );
 
         let circuit = RawSettings {
-            bootstrap: Some(vec![format!("{}/p2p-circuit", peer_addr(1)).parse().unwrap()]),
+            bootstrap: Some(vec![
+                format!("{}/p2p-circuit", peer_addr(1)).parse().unwrap(),
+            ]),
             ..cli_in(dir.path())
         };
         match resolve_with(circuit, no_default_dir) {

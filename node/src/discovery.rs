@@ -371,7 +371,16 @@ impl Pipeline {
             && self.node.local_peer_id() > peer
         {
             // Both sides see each other at the same moment; let the smaller id dial first and
-            // take a second look later in case it did not.
+            // take a second look later in case it did not. The discovery is remembered now, so
+            // the peer book says how we found the peer even when the other side dials first.
+            if let Err(error) = self
+                .store
+                .peers()
+                .record_found(peer, &found.addrs, found.source, now_ms())
+                .await
+            {
+                tracing::warn!(%peer, %error, "could not record a discovered peer");
+            }
             let mut again = found;
             again.deferred = true;
             let sender = self.found_tx.clone();

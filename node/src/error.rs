@@ -44,6 +44,9 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] kith_storage::Error),
+    /// The owner asked for something that makes no sense (for example, to block themselves).
+    #[error("{0}")]
+    Refused(String),
     /// The node's event loop has stopped (the node is shutting down).
     #[error("the node is shutting down")]
     Stopped,
@@ -54,7 +57,7 @@ impl Error {
     /// an HTTP reply for the same failure cannot disagree.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::UnsupportedAddress { .. } => ErrorCode::InvalidRequest,
+            Error::UnsupportedAddress { .. } | Error::Refused(_) => ErrorCode::InvalidRequest,
             Error::Dial(_) | Error::Stopped | Error::Publish(_) => ErrorCode::Unavailable,
             Error::Transport(_)
             | Error::Listen { .. }

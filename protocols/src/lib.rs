@@ -59,8 +59,8 @@ mod source;
 mod topic;
 
 pub use api::{
-    AddPeerRequest, AddPeerResponse, ApiErrorBody, ApiErrorDetail, BlockRequest, BlockView, InviteView,
-    PeerView, StatusView,
+    AddPeerRequest, AddPeerResponse, ApiErrorBody, ApiErrorDetail, BlockRequest, BlockView,
+    InviteView, PeerView, StatusView,
 };
 pub use envelope::{Request, Response, now_unix_ms};
 pub use error::Error;

@@ -9,7 +9,7 @@
 
 use kith_config::Role;
 use kith_protocols::PeerSource;
-use libp2p::{Multiaddr, PeerId};
+use libp2p::{Multiaddr, PeerId, multiaddr::Protocol};
 use serde::{Deserialize, Serialize};
 
 use crate::batch::TreeName;
@@ -104,8 +104,14 @@ impl PeerRecord {
             if merged.len() == MAX_PEER_ADDRS {
                 break;
             }
-            if !merged.contains(addr) {
-                merged.push(addr.clone());
+            // Stored without the peer's own `/p2p/<id>` suffix, so the same address reported
+            // with and without it is kept once.
+            let mut addr = addr.clone();
+            if addr.iter().last() == Some(Protocol::P2p(self.peer_id)) {
+                addr.pop();
+            }
+            if !merged.contains(&addr) {
+                merged.push(addr);
             }
         }
         self.addrs = merged;
@@ -374,6 +380,11 @@ mod tests {
         assert_eq!(record.addrs, vec![addr(1), addr(2)]);
 
         record.merge_addrs(&[addr(3), addr(2)]);
+        assert_eq!(record.addrs, vec![addr(3), addr(2), addr(1)]);
+
+        // The same address with the peer's own /p2p/ suffix is the same address.
+        let with_id = addr(3).with(Protocol::P2p(record.peer_id));
+        record.merge_addrs(std::slice::from_ref(&with_id));
         assert_eq!(record.addrs, vec![addr(3), addr(2), addr(1)]);
 
         let many: Vec<_> = (100..130)

@@ -9,7 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use tower::ServiceBuilder;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::{AppState, api, error::ApiError, health, metrics};
 
@@ -29,14 +29,19 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         // Layers listed first wrap the ones after them, so a request passes them top to bottom:
         // - TraceLayer outermost, so that its span covers everything, rejections and timeouts
-        //   included (it records method and path; never headers, which hold the token);
+        //   included (it records method and path, never headers, which hold the token);
         // - the deadline, so that a slow handler is answered with our JSON 504;
         // - the 405 body, turning the router's own empty 405 into JSON;
         // - the body limit (an extension the body extractors obey, so that an oversized body is
         //   an extractor rejection, which `ApiJson` turns into our JSON 413).
         .layer(
             ServiceBuilder::new()
-                .layer(TraceLayer::new_for_http())
+                .layer(
+                    // A 5xx is logged at WARN: "a peer did not answer" (503) is no error of
+                    // ours, and internal errors log their detail at ERROR themselves.
+                    TraceLayer::new_for_http()
+                        .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
+                )
                 .layer(middleware::from_fn(deadline))
                 .layer(middleware::map_response(
                     crate::error::json_method_not_allowed,
@@ -77,7 +82,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_slow_handler_gets_a_json_504() {
         let app: Router = Router::new()
-            .route("/slow", get(|| std::future::pending::<&'static str>()))
+            .route("/slow", get(std::future::pending::<&'static str>))
             .layer(middleware::from_fn(deadline));
         // With the clock paused, the runtime jumps to the deadline as soon as nothing else can run.
         let response = app

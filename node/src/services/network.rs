@@ -188,6 +188,9 @@ impl NetworkService {
 
     /// Blocks a peer: never dialed again, refused inbound, disconnected now.
     pub async fn block(&self, peer: PeerId, reason: Option<String>) -> Result<(), Error> {
+        if peer == self.node.local_peer_id() {
+            return Err(Error::Refused("a node cannot block itself".into()));
+        }
         self.store.blocks().add(peer, reason, now_ms()).await?;
         self.node.block(peer).await?;
         self.node.disconnect(peer).await;
