@@ -30,28 +30,14 @@ async fn a_node_with_another_key_never_connects() {
         .await
         .expect("address accepted");
     assert_eq!(failed, Some(x.peer_id()));
-    a.wait_until("A's dial of X failed", || {
-        a.store()
-            .peers()
-            .get(&x.peer_id())
-            .ok()
-            .flatten()
-            .is_some_and(|r| r.failures > 0)
-    })
-    .await;
+    a.wait_until("A's dial of X failed", || a.failures(&x.peer_id()) > 0)
+        .await;
     x.network()
         .add_peer(a.addr())
         .await
         .expect("address accepted");
-    x.wait_until("X's dial of A failed", || {
-        x.store()
-            .peers()
-            .get(&a.peer_id())
-            .ok()
-            .flatten()
-            .is_some_and(|r| r.failures > 0)
-    })
-    .await;
+    x.wait_until("X's dial of A failed", || x.failures(&a.peer_id()) > 0)
+        .await;
 
     // Never a connection either way, so never a request for a route.
     while let Ok(event) = a_events.try_recv() {
@@ -121,12 +107,7 @@ async fn a_peer_without_the_private_network_layer_never_connects() {
         .await
         .expect("address accepted");
     a.wait_until("A's dial of the plain peer failed", || {
-        a.store()
-            .peers()
-            .get(&raw.peer_id)
-            .ok()
-            .flatten()
-            .is_some_and(|r| r.failures > 0)
+        a.failures(&raw.peer_id) > 0
     })
     .await;
     let event = raw

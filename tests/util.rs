@@ -110,17 +110,10 @@ impl TestNode {
             kith_config::load_or_create_api_token(&layout.api_token()).expect("api token");
         let store = Store::open(&layout.db(), 8 << 20).expect("open store");
         let config = NodeConfig {
-            keypair,
-            network_key: options.network_key,
             role: options.role,
-            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("valid multiaddr")],
             bootstrap: options.bootstrap,
-            mdns: false,
             limits: options.limits,
-            transport: TransportKind::Tcp,
-            request_timeout: Duration::from_secs(5),
-            announce_interval: Duration::from_secs(60),
-            reconnect_interval: Duration::from_secs(30),
+            ..NodeConfig::loopback(keypair, options.network_key)
         };
         let node = Node::start(config, store.clone())
             .await
@@ -191,6 +184,16 @@ impl TestNode {
                 .ok()
                 .flatten()
                 .is_some_and(|r| r.last_connected_ms.is_some() && r.rejected.is_none())
+    }
+
+    /// How many times in a row dialing or checking `peer` has failed, per the peer book.
+    pub fn failures(&self, peer: &PeerId) -> u32 {
+        self.store
+            .peers()
+            .get(peer)
+            .ok()
+            .flatten()
+            .map_or(0, |r| r.failures)
     }
 
     /// Waits until `condition` holds, re-checking after every node event.

@@ -64,13 +64,29 @@ impl NodeConfig {
     /// The configuration for resolved settings and loaded keys.
     pub fn new(settings: &Settings, keypair: Keypair, network_key: NetworkKey) -> Self {
         Self {
-            keypair,
-            network_key,
             role: settings.role,
             listen: settings.listen.clone(),
             bootstrap: settings.bootstrap.clone(),
             mdns: settings.mdns,
             limits: settings.limits,
+            ..Self::loopback(keypair, network_key)
+        }
+    }
+
+    /// A member on `127.0.0.1`, an OS-chosen TCP port, no mDNS, no bootstrap peers and default
+    /// limits: the starting point of tests, benchmarks and embedders.
+    pub fn loopback(keypair: Keypair, network_key: NetworkKey) -> Self {
+        Self {
+            keypair,
+            network_key,
+            role: Role::Member,
+            listen: vec![
+                Multiaddr::from(std::net::Ipv4Addr::LOCALHOST)
+                    .with(libp2p::multiaddr::Protocol::Tcp(0)),
+            ],
+            bootstrap: Vec::new(),
+            mdns: false,
+            limits: Limits::default(),
             transport: TransportKind::Tcp,
             request_timeout: Duration::from_secs(5),
             announce_interval: Duration::from_secs(60),

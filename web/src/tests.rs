@@ -8,8 +8,8 @@ use axum::{
     body::{Body, Bytes},
     http::{HeaderMap, Method, Request, StatusCode, header},
 };
-use kith_config::{ApiToken, Invite, Limits, NetworkKey, Role};
-use kith_node::{Node, NodeConfig, NodeEvent, TransportKind};
+use kith_config::{ApiToken, Invite, NetworkKey, Role};
+use kith_node::{Node, NodeConfig, NodeEvent};
 use kith_protocols::{
     AddPeerResponse, ApiErrorBody, BlockView, ErrorCode, InviteView, NodeInfo, PeerView, StatusView,
 };
@@ -42,19 +42,7 @@ impl TestApp {
     async fn start_in(network_key: NetworkKey) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(&dir.path().join("db"), 8 << 20).expect("open store");
-        let config = NodeConfig {
-            keypair: Keypair::generate_ed25519(),
-            network_key,
-            role: Role::Member,
-            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")],
-            bootstrap: vec![],
-            mdns: false,
-            limits: Limits::default(),
-            transport: TransportKind::Tcp,
-            request_timeout: Duration::from_secs(5),
-            announce_interval: Duration::from_secs(60),
-            reconnect_interval: Duration::from_secs(30),
-        };
+        let config = NodeConfig::loopback(Keypair::generate_ed25519(), network_key);
         let node = Node::start(config, store.clone())
             .await
             .expect("start node");
