@@ -23,7 +23,7 @@
 //!
 //! Nothing that goes wrong is hidden: a measured attempt that fails is not timed but counted and
 //! repeated, and the report lists failed or skipped pipeline checks, connections something else
-//! re-opened, and the first failure messages verbatim.
+//! re-opened, and every distinct failure message with its count.
 //!
 //! Besides criterion's own report, the bench prints a Markdown table computed from the individual
 //! iterations of the measured samples (criterion's statistics are over per-sample means), with
@@ -32,6 +32,7 @@
 //! Run with `cargo bench --bench connection`.
 
 use std::{
+    collections::BTreeMap,
     hint::black_box,
     net::SocketAddr,
     sync::{Arc, Mutex, PoisonError},
@@ -58,7 +59,7 @@ const SAMPLE_SIZE: usize = 30;
 /// `connect_info` iteration spends more untimed time (settling, disconnecting) than timed, so that
 /// one gets [`CONNECT_MEASUREMENT_TIME`] to collect several hundred connections.
 const MEASUREMENT_TIME: Duration = Duration::from_secs(5);
-const CONNECT_MEASUREMENT_TIME: Duration = Duration::from_secs(10);
+const CONNECT_MEASUREMENT_TIME: Duration = Duration::from_secs(20);
 /// Criterion's warm-up time per benchmark.
 const WARM_UP_TIME: Duration = Duration::from_secs(2);
 /// Upper bound for a disconnect to be seen; hitting it means something is broken, not slow.
@@ -68,8 +69,10 @@ const WAIT: Duration = Duration::from_secs(10);
 const SETTLE_WAIT: Duration = Duration::from_millis(100);
 /// See [`Pair::settle`].
 const OUTCOME_GRACE: Duration = Duration::from_millis(1);
-/// Consecutive failed measured attempts before the bench gives up.
-const MAX_ATTEMPTS: usize = 20;
+/// Consecutive failed measured attempts before the bench gives up, and how long it waits after
+/// each for a competing dial to finish.
+const MAX_ATTEMPTS: usize = 50;
+const RETRY_WAIT: Duration = Duration::from_millis(200);
 /// The target of issue 2 for `connect_info`, in milliseconds.
 const TARGET_MS: f64 = 5.0;
 
@@ -142,15 +145,13 @@ struct Anomalies {
     checks_missing: u64,
     /// Times a connection was found open again after both sides had seen it close.
     reopened: u64,
-    /// The first few failure reasons, verbatim.
-    reasons: Vec<String>,
+    /// Every distinct failure message, verbatim, with how often it occurred.
+    reasons: BTreeMap<String, u64>,
 }
 
 impl Anomalies {
     fn note(&mut self, reason: String) {
-        if self.reasons.len() < 5 {
-            self.reasons.push(reason);
-        }
+        *self.reasons.entry(reason).or_default() += 1;
     }
 }
 
@@ -268,6 +269,15 @@ impl Pair {
                 Err(reason) => {
                     self.anomalies.call_failures += 1;
                     self.anomalies.note(format!("measured call: {reason}"));
+                    // Another dial of B may be under way (the DHT's or a pipeline's): the swarm
+                    // refuses a second one meanwhile. Let it finish; `separate` then closes it.
+                    let b_peer = self.b_peer;
+                    next_event(
+                        &mut self.a_events,
+                        RETRY_WAIT,
+                        |e| matches!(e, NodeEvent::PeerConnected { peer } if *peer == b_peer),
+                    )
+                    .await;
                 }
             }
         }
@@ -592,8 +602,8 @@ fn print_report(summaries: &[Summary], anomalies: &Anomalies, pipeline_dials: u6
          behind the bench's back: {reopened}; dials started by the pipelines: {pipeline_dials}",
         SETTLE_WAIT.as_millis()
     );
-    for reason in reasons {
-        println!("  failure: {reason}");
+    for (reason, count) in reasons {
+        println!("  {count} × {reason}");
     }
 }
 

@@ -67,7 +67,15 @@ fn main() {
 }
 
 fn run() -> Result<()> {
-    // `cargo bench` passes `--bench`; there are no other options.
+    // `cargo bench` passes `--bench`; `cargo test --benches` (or `--all-targets`) runs bench
+    // binaries without it, and a test run must neither take half a minute nor need a release
+    // build, so it only says what it skipped.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        println!(
+            "startup: not measuring outside `cargo bench` (run `cargo bench --bench startup`)"
+        );
+        return Ok(());
+    }
     let bin = kith_binary()?;
     let sequential = std::env::var_os("KITH_BENCH_SEQUENTIAL").is_some_and(|v| v == "1");
 
@@ -244,6 +252,16 @@ impl Started {
 
     fn tail(&self) -> String {
         tail_of(&self.stderr_tail)
+    }
+}
+
+impl Drop for Started {
+    /// A node must not outlive the bench, whatever went wrong (a failed phase, a panic).
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

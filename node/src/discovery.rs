@@ -291,7 +291,12 @@ impl Pipeline {
             Outcome::Verified => {
                 self.metrics.outcome("verified");
                 self.backoff.remove(&peer);
-                self.verified.insert(peer);
+                // The connection may have closed between the check and now, and its
+                // `Disconnected` notice may already have been handled: only a live peer counts
+                // as verified, or its next connection would go unchecked.
+                if self.node.state().is_connected(&peer) {
+                    self.verified.insert(peer);
+                }
             }
             Outcome::Failed(reason) => {
                 self.metrics.outcome("failed");

@@ -54,6 +54,7 @@ mod error;
 mod error_code;
 mod frame;
 mod info;
+mod object;
 mod route;
 mod source;
 mod topic;
@@ -72,6 +73,11 @@ pub use frame::{
 pub use info::{
     Incompatibility, NodeInfo, PROTOCOL_VERSION, PeerEntry, PeersResponse, ProfileSummary,
     protocol_compatible,
+};
+pub use object::{
+    Content, DEFAULT_MAX_POST_CHARS, MAX_AVATAR_CHARS, MAX_BIO_CHARS, MAX_CLOCK_SKEW_MS,
+    MAX_CREATED_AT, MAX_DISPLAY_NAME_CHARS, MAX_OBJECT_LEN, OBJECT_ID_HEX_LEN, OBJECT_VERSION,
+    ObjectError, ObjectId, ObjectKind, PostContent, Profile, SignedObject, VerifyRules,
 };
 pub use route::{MAX_SEGMENT_LEN, Op, Route, RouteClass, Version, Visibility, class_of, routes};
 pub use source::PeerSource;

@@ -116,7 +116,13 @@ impl Store {
     /// [`Error::Locked`] if the directory is already open (by another process, or by another
     /// `Store` in this process); [`Error::Open`] for any other failure to open it.
     pub fn open(path: &Path, cache_bytes: u64) -> Result<Store> {
-        let config = sled::Config::new().path(path).cache_capacity(cache_bytes);
+        // No periodic background flush: the writer flushes every group before acknowledging
+        // it, so sled's timer (every 500 ms by default) would only wake an idle node to fsync
+        // nothing.
+        let config = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_bytes)
+            .flush_every_ms(None);
         Store::open_config(&config, path.to_path_buf())
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::AsyncWriteExt;
 use kith_protocols::{
-    ErrorCode, MAX_FRAME_LEN, Request, Response, Route, WireError, read_message, write_message,
+    ErrorCode, MAX_FRAME_LEN, Op, Request, Response, Route, WireError, read_message, write_message,
 };
 use libp2p::PeerId;
 use serde::{Serialize, de::DeserializeOwned};
@@ -58,7 +58,22 @@ impl RouteClient {
         route: &Route,
         body: serde_json::Value,
     ) -> Result<serde_json::Value, WireError> {
-        match tokio::time::timeout(self.timeout, self.exchange(peer, route, body)).await {
+        let attempts = async {
+            match self.exchange(peer, route, body.clone()).await {
+                // libp2p-stream hands inbound streams to the serving accept loop through a
+                // channel without buffer: a stream that arrives while the loop is busy with
+                // another one is dropped unanswered. A `get` has no side effects, so it is
+                // safe to ask once more; anything else reports the failure.
+                Err(Failure::Unanswered(error)) if route.op() == Op::Get => {
+                    tracing::debug!(%peer, %route, %error, "no answer; asking once more");
+                    self.exchange(peer, route, body)
+                        .await
+                        .map_err(Failure::into_wire)
+                }
+                result => result.map_err(Failure::into_wire),
+            }
+        };
+        match tokio::time::timeout(self.timeout, attempts).await {
             Ok(result) => result,
             Err(_) => Err(WireError::new(
                 ErrorCode::Timeout,
@@ -75,45 +90,68 @@ impl RouteClient {
         peer: PeerId,
         route: &Route,
         body: serde_json::Value,
-    ) -> Result<serde_json::Value, WireError> {
+    ) -> Result<serde_json::Value, Failure> {
         let mut control = self.control.clone();
         let mut stream =
             control
                 .open_stream(peer, route.protocol())
                 .await
                 .map_err(|e| match e {
-                    libp2p_stream::OpenStreamError::UnsupportedProtocol(_) => WireError::new(
-                        ErrorCode::NotFound,
-                        format!("{peer} does not serve {route}"),
-                    ),
-                    other => WireError::new(
+                    libp2p_stream::OpenStreamError::UnsupportedProtocol(_) => {
+                        Failure::Answered(WireError::new(
+                            ErrorCode::NotFound,
+                            format!("{peer} does not serve {route}"),
+                        ))
+                    }
+                    other => Failure::Answered(WireError::new(
                         ErrorCode::Unavailable,
                         format!("opening {route} on {peer}: {other}"),
-                    ),
+                    )),
                 })?;
         let request = Request::new(body);
         write_message(&mut stream, &request)
             .await
-            .map_err(unavailable)?;
+            .map_err(unanswered)?;
         // Half-close: tells the server the request is complete.
-        stream.close().await.map_err(|e| unavailable(e.into()))?;
-        let response: Response = read_message(&mut stream, MAX_FRAME_LEN)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| {
-                WireError::new(
+        stream.close().await.map_err(|e| unanswered(e.into()))?;
+        let response: Response = match read_message(&mut stream, MAX_FRAME_LEN).await {
+            Ok(Some(response)) => response,
+            Ok(None) => {
+                return Err(Failure::Unanswered(WireError::new(
                     ErrorCode::Unavailable,
                     format!("{peer} closed {route} without answering"),
-                )
-            })?;
+                )));
+            }
+            Err(error @ kith_protocols::FrameError::Io(_)) => return Err(unanswered(error)),
+            Err(error) => return Err(Failure::Answered(unavailable(error))),
+        };
         if response.id != request.id && !response.id.is_nil() {
-            return Err(WireError::new(
+            return Err(Failure::Answered(WireError::new(
                 ErrorCode::Unavailable,
                 "response id does not match the request",
-            ));
+            )));
         }
-        response.result
+        response.result.map_err(Failure::Answered)
     }
+}
+
+/// Why one exchange failed: with an answer (or a definite refusal), or with none at all.
+enum Failure {
+    Answered(WireError),
+    /// The stream broke or closed before any response arrived.
+    Unanswered(WireError),
+}
+
+impl Failure {
+    fn into_wire(self) -> WireError {
+        match self {
+            Failure::Answered(error) | Failure::Unanswered(error) => error,
+        }
+    }
+}
+
+fn unanswered(error: kith_protocols::FrameError) -> Failure {
+    Failure::Unanswered(unavailable(error))
 }
 
 fn unavailable(error: kith_protocols::FrameError) -> WireError {
