@@ -22,6 +22,11 @@
 //!   route.
 //! - [`NETWORK_TOPIC`] carries [`Announcement`]s over gossipsub; [`user_topic`] names an author's
 //!   topic. [`PeerSource`] records how a peer was found.
+//! - [`SignedObject`] is a profile, post, follow, like or tombstone signed by its author
+//!   (RFC 8785 canonical JSON, Ed25519, id = SHA-256 of the canonical bytes):
+//!   [`SignedObject::create`] makes one, [`SignedObject::verify`] checks one from any relay.
+//!   The API bodies of the local HTTP API ([`PeerView`], …) live here too, so the client crate
+//!   needs nothing else.
 //!
 //! Parse failures of names and documents are [`Error`]s.
 //!
