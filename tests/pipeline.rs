@@ -31,7 +31,8 @@ async fn a_blocked_peer_is_never_dialed_and_refused_inbound() {
 
     // Outbound: A is told about B by every kind of source; it never dials.
     let dials_before = a.handle().pipeline_dials();
-    let mut a_events = a.handle().subscribe();
+    let mut a_events = a.events();
+    let mut marker_events = a.events();
     for source in [
         PeerSource::Mdns,
         PeerSource::Dht,
@@ -48,32 +49,35 @@ async fn a_blocked_peer_is_never_dialed_and_refused_inbound() {
         vec![marker.full_addr()],
         PeerSource::Manual,
     ));
-    a.wait_for_event(
-        "the marker peer to be dialed",
-        |e| matches!(e, NodeEvent::DialStarted { peer } if *peer == marker.peer_id),
-    )
-    .await;
+    marker_events
+        .wait_for(
+            "the marker peer to be dialed",
+            |e| matches!(e, NodeEvent::DialStarted { peer } if *peer == marker.peer_id),
+        )
+        .await;
     assert_eq!(
         a.handle().pipeline_dials(),
         dials_before + 1,
         "only the marker may have been dialed"
     );
-    while let Ok(event) = a_events.try_recv() {
+    for event in a_events.drain() {
         if let NodeEvent::DialStarted { peer } | NodeEvent::PeerConnected { peer } = event {
             assert_ne!(peer, b.peer_id(), "A dialed or connected to a blocked peer");
         }
     }
 
     // Inbound: B dials A, A's swarm refuses the connection.
+    let mut b_events = b.events();
     b.network()
         .add_peer(a.addr())
         .await
         .expect("address accepted");
-    b.wait_for_event(
-        "B's dial of A to fail",
-        |e| matches!(e, NodeEvent::PeerFailed { peer, .. } if *peer == a.peer_id()),
-    )
-    .await;
+    b_events
+        .wait_for(
+            "B's dial of A to fail",
+            |e| matches!(e, NodeEvent::PeerFailed { peer, .. } if *peer == a.peer_id()),
+        )
+        .await;
     // A's swarm denies the connection right after the handshake: B may see it open for a
     // moment, A never counts it as established.
     b.wait_until("B's connection to A is gone", || {
@@ -81,7 +85,7 @@ async fn a_blocked_peer_is_never_dialed_and_refused_inbound() {
     })
     .await;
     assert!(!a.handle().is_connected(&b.peer_id()));
-    while let Ok(event) = a_events.try_recv() {
+    for event in a_events.drain() {
         if let NodeEvent::PeerConnected { peer } = event {
             assert_ne!(
                 peer,
@@ -177,12 +181,13 @@ async fn a_peer_from_another_network_is_disconnected_and_remembered() {
         profile: None,
     });
 
+    let mut a_events = a.events();
     a.network()
         .add_peer(liar.full_addr())
         .await
         .expect("address accepted");
-    let event = a
-        .wait_for_event(
+    let event = a_events
+        .wait_for(
             "the liar to be rejected",
             |e| matches!(e, NodeEvent::PeerRejected { peer, .. } if *peer == liar.peer_id),
         )
@@ -222,6 +227,7 @@ async fn a_peer_from_another_network_is_disconnected_and_remembered() {
 
     // Found again by gossip: not dialed again.
     let dials = a.handle().pipeline_dials();
+    let mut a_events = a.events();
     a.handle().peer_found(PeerFound::new(
         liar.peer_id,
         vec![liar.full_addr()],
@@ -233,11 +239,12 @@ async fn a_peer_from_another_network_is_disconnected_and_remembered() {
         vec![marker.full_addr()],
         PeerSource::Gossip,
     ));
-    a.wait_for_event(
-        "the marker peer to be dialed",
-        |e| matches!(e, NodeEvent::DialStarted { peer } if *peer == marker.peer_id),
-    )
-    .await;
+    a_events
+        .wait_for(
+            "the marker peer to be dialed",
+            |e| matches!(e, NodeEvent::DialStarted { peer } if *peer == marker.peer_id),
+        )
+        .await;
     assert_eq!(
         a.handle().pipeline_dials(),
         dials + 1,

@@ -18,6 +18,8 @@ mod pipeline;
 mod restart;
 // Garbage on the TCP port, bad frames on routes, bad HTTP requests.
 mod bad_input;
+// The middleware in front of every route: replays, timestamps, rate limits.
+mod middleware;
 // The command line: first run, invite/join, corrupt key files, restart of the binary.
 mod cli;
 // mDNS between two network namespaces on one bridge.

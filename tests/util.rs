@@ -25,7 +25,10 @@ use libp2p::{
 };
 use tempfile::TempDir;
 use tokio::{
-    sync::{broadcast::error::RecvError, mpsc},
+    sync::{
+        broadcast::{self, error::RecvError},
+        mpsc,
+    },
     task::JoinHandle,
 };
 use tokio_util::sync::CancellationToken;
@@ -212,23 +215,10 @@ impl TestNode {
         }
     }
 
-    /// Waits for the next event matching `predicate`.
-    pub async fn wait_for_event(
-        &self,
-        what: &str,
-        mut predicate: impl FnMut(&NodeEvent) -> bool,
-    ) -> NodeEvent {
-        let mut events = self.handle().subscribe();
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            match tokio::time::timeout_at(deadline, events.recv()).await {
-                Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
-                Ok(Err(RecvError::Closed)) => panic!("the node stopped while waiting for {what}"),
-                Ok(Err(RecvError::Lagged(_))) => {}
-                Ok(Ok(event)) if predicate(&event) => return event,
-                Ok(Ok(_)) => {}
-            }
-        }
+    /// Subscribes to the node's events from now on. Subscribe *before* triggering what you wait
+    /// for, so that the event cannot slip by.
+    pub fn events(&self) -> Events {
+        Events(self.handle().subscribe())
     }
 
     /// An authenticated HTTP request; returns the status and the JSON body (`Null` if empty).
@@ -283,6 +273,36 @@ impl TestNode {
         self.node.shutdown().await;
         self.store.close().await.expect("store closes cleanly");
         self.dir
+    }
+}
+
+/// A node's event stream, subscribed at a known point.
+pub struct Events(broadcast::Receiver<NodeEvent>);
+
+impl Events {
+    /// Waits for the next event matching `predicate`, failing after [`WAIT`].
+    pub async fn wait_for(
+        &mut self,
+        what: &str,
+        mut predicate: impl FnMut(&NodeEvent) -> bool,
+    ) -> NodeEvent {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.0.recv()).await {
+                Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
+                Ok(Err(RecvError::Closed)) => panic!("the node stopped while waiting for {what}"),
+                Ok(Err(RecvError::Lagged(missed))) => {
+                    panic!("missed {missed} events while waiting for {what}")
+                }
+                Ok(Ok(event)) if predicate(&event) => return event,
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// Every event received so far and not yet consumed.
+    pub fn drain(&mut self) -> Vec<NodeEvent> {
+        std::iter::from_fn(|| self.0.try_recv().ok()).collect()
     }
 }
 

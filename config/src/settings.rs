@@ -216,6 +216,14 @@ pub struct RawSettings {
     #[arg(long, env = "KITH_DIAL_BURST", value_name = "N")]
     pub dial_burst: Option<u32>,
 
+    /// Requests per second one peer may make on one route [default: 20]
+    #[arg(long, env = "KITH_ROUTE_RATE_PER_SEC", value_name = "N")]
+    pub route_rate_per_sec: Option<u32>,
+
+    /// Requests one peer may make on one route at once above the rate [default: 40]
+    #[arg(long, env = "KITH_ROUTE_BURST", value_name = "N")]
+    pub route_burst: Option<u32>,
+
     /// Time allowed to set up a connection, in milliseconds [default: 5000]
     #[arg(long, env = "KITH_CONNECT_TIMEOUT_MS", value_name = "MS")]
     pub connect_timeout_ms: Option<u64>,
@@ -243,6 +251,8 @@ impl RawSettings {
             max_pending_connections,
             dial_rate_per_sec,
             dial_burst,
+            route_rate_per_sec,
+            route_burst,
             connect_timeout_ms,
             db_cache_mb,
         } = self;
@@ -260,6 +270,8 @@ impl RawSettings {
             max_pending_connections: max_pending_connections.or(lower.max_pending_connections),
             dial_rate_per_sec: dial_rate_per_sec.or(lower.dial_rate_per_sec),
             dial_burst: dial_burst.or(lower.dial_burst),
+            route_rate_per_sec: route_rate_per_sec.or(lower.route_rate_per_sec),
+            route_burst: route_burst.or(lower.route_burst),
             connect_timeout_ms: connect_timeout_ms.or(lower.connect_timeout_ms),
             db_cache_mb: db_cache_mb.or(lower.db_cache_mb),
         }
@@ -287,6 +299,10 @@ pub struct Limits {
     pub dial_rate_per_sec: u32,
     /// Burst allowance of the peer-found pipeline above `dial_rate_per_sec`.
     pub dial_burst: u32,
+    /// Requests per second one peer may make on one route; more are answered `rate-limited`.
+    pub route_rate_per_sec: u32,
+    /// Burst allowance per peer and route above `route_rate_per_sec`.
+    pub route_burst: u32,
     /// Time allowed for a connection to be established and upgraded. A wrong network key shows
     /// up as a negotiation that hangs until this runs out.
     pub connect_timeout: Duration,
@@ -302,6 +318,8 @@ impl Default for Limits {
             max_pending_connections: 64,
             dial_rate_per_sec: 20,
             dial_burst: 50,
+            route_rate_per_sec: 20,
+            route_burst: 40,
             connect_timeout: Duration::from_secs(5),
             db_cache_bytes: 64 * MIB,
         }
@@ -448,6 +466,12 @@ fn build(raw: RawSettings, data_dir: DataDir, config_path: PathBuf) -> Result<Se
             d.dial_rate_per_sec,
         )?,
         dial_burst: positive("dial_burst", raw.dial_burst, d.dial_burst)?,
+        route_rate_per_sec: positive(
+            "route_rate_per_sec",
+            raw.route_rate_per_sec,
+            d.route_rate_per_sec,
+        )?,
+        route_burst: positive("route_burst", raw.route_burst, d.route_burst)?,
         connect_timeout: match raw.connect_timeout_ms {
             None => d.connect_timeout,
             Some(0) => return Err(Error::setting("connect_timeout_ms", "must be at least 1")),

@@ -6,10 +6,13 @@
 //! serve is refused by multistream-select before any of our code runs; the caller maps that to
 //! `not-found`. Each inbound stream carries exactly one request and gets its own task, holding a
 //! permit of a semaphore that bounds how many requests are in flight at once. Every request
-//! passes the same middleware chain (`middleware`) before its handler runs.
+//! passes the same middleware chain (see `server`: rate limit, size limit, timestamp window and
+//! replay memory, access policy, deadline) before its handler runs.
 
 mod client;
 mod middleware;
+mod rate;
+mod replay;
 mod server;
 
 use std::{collections::BTreeMap, future::Future, sync::Arc};
@@ -21,7 +24,7 @@ use uuid::Uuid;
 
 pub use client::RouteClient;
 pub use middleware::Policy;
-pub(crate) use server::{DispatchMetrics, spawn_dispatcher};
+pub(crate) use server::{DispatchMetrics, RequestLimits, spawn_dispatcher};
 
 /// What a handler knows about the request it serves.
 #[derive(Debug, Clone)]

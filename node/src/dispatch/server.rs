@@ -1,5 +1,11 @@
 //! The serving side of routes: one accept loop per route, one task per inbound stream.
 //!
+//! The middleware chain, the same for every route, in order: in-flight cap (when all permits
+//! are taken the stream is answered `unavailable`), per-(peer, route) rate limit (`rate`, before
+//! anything is read), the frame size limit (while reading, before allocating), the envelope, the
+//! timestamp window and replay memory (`replay`), the access policy (`middleware`), and the
+//! handler; one deadline covers everything from reading to the handler's answer.
+//!
 //! libp2p-stream drops inbound streams when the accept loop falls behind, so the loop never does
 //! work itself: it takes a permit from a semaphore (bounding requests in flight; a stream that
 //! finds no permit is answered `unavailable` and closed by a short-lived task) and spawns the
@@ -24,7 +30,11 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use super::{Handler, Policy, RequestContext, Router};
+use super::{
+    Handler, Policy, RequestContext, Router,
+    rate::{FORGET_IDLE_EVERY, RouteRateLimiter},
+    replay::{Admission, ReplayGuard},
+};
 
 /// How many inbound requests may be in flight at once, across all routes and peers.
 const MAX_INFLIGHT_REQUESTS: usize = 256;
@@ -74,19 +84,38 @@ pub(crate) fn spawn_dispatcher(
     router: Router,
     control: &mut libp2p_stream::Control,
     policy: Policy,
-    request_timeout: Duration,
+    limits: RequestLimits,
     metrics: DispatchMetrics,
     tasks: &TaskTracker,
     token: &CancellationToken,
 ) -> Result<(), libp2p_stream::AlreadyRegistered> {
     let permits = Arc::new(Semaphore::new(MAX_INFLIGHT_REQUESTS));
+    let guards = Arc::new(Guards {
+        rate: RouteRateLimiter::new(limits.rate_per_sec, limits.burst),
+        replay: Arc::new(ReplayGuard::default()),
+    });
+    {
+        let guards = guards.clone();
+        let token = token.clone();
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(FORGET_IDLE_EVERY);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = token.cancelled() => break,
+                    _ = tick.tick() => guards.rate.forget_idle(),
+                }
+            }
+        });
+    }
     for (route, handler) in router.into_entries() {
         let mut incoming = control.accept(route.protocol())?;
         let served = Served {
             route,
             handler,
             policy: policy.clone(),
-            request_timeout,
+            guards: guards.clone(),
+            request_timeout: limits.timeout,
             metrics: metrics.clone(),
         };
         let served = Arc::new(served);
@@ -147,43 +176,48 @@ async fn read_request(stream: &mut Stream) -> Result<Option<Request>, WireError>
     })
 }
 
+/// Limits of inbound requests.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestLimits {
+    /// Deadline of one request, from reading it to the handler's answer.
+    pub timeout: Duration,
+    /// Requests per second per (peer, route).
+    pub rate_per_sec: u32,
+    /// Burst per (peer, route) above the rate.
+    pub burst: u32,
+}
+
+/// The stateful middleware shared by every route of a node.
+struct Guards {
+    rate: RouteRateLimiter,
+    replay: Arc<ReplayGuard>,
+}
+
 /// One route's handler with everything its streams need.
 struct Served {
     route: Route,
     handler: Arc<dyn Handler>,
     policy: Policy,
+    guards: Arc<Guards>,
     request_timeout: Duration,
     metrics: DispatchMetrics,
 }
 
 impl Served {
     async fn serve(&self, peer: PeerId, mut stream: Stream) {
-        // One deadline for the whole request: reading it, the middleware and the handler.
-        let deadline = tokio::time::Instant::now() + self.request_timeout;
-        let response = match tokio::time::timeout_at(deadline, read_request(&mut stream)).await {
-            Err(_) => Response::err(
-                Uuid::nil(),
-                WireError::new(ErrorCode::Timeout, "no complete request arrived in time"),
-            ),
-            // The caller closed the stream without sending anything: nothing to answer.
-            Ok(Ok(None)) => return,
-            Ok(Err(error)) => Response::err(Uuid::nil(), error),
-            Ok(Ok(Some(request))) => {
-                let id = request.id;
-                match tokio::time::timeout_at(deadline, self.handle(peer, request)).await {
-                    Ok(Ok(body)) => Response::ok(id, body),
-                    Ok(Err(error)) => Response::err(id, error),
-                    Err(_) => Response::err(
-                        id,
-                        WireError::new(ErrorCode::Timeout, "the request took too long"),
-                    ),
-                }
-            }
+        let (response, result) = match self.guards.rate.check(peer, &self.route) {
+            // Refused before reading anything: a flood costs us one small write per stream.
+            Err(error) => (Response::err(Uuid::nil(), error), None),
+            Ok(()) => match self.answer(peer, &mut stream).await {
+                Some(answer) => answer,
+                // The caller closed the stream without sending anything: nothing to answer.
+                None => return,
+            },
         };
-        let result = match &response.result {
+        let result = result.unwrap_or_else(|| match &response.result {
             Ok(_) => "ok".to_owned(),
             Err(e) => e.code.to_string(),
-        };
+        });
         self.metrics.record(&self.route, &result);
         if let Err(error) = write_message(&mut stream, &response).await {
             tracing::debug!(%error, "could not write the response");
@@ -192,7 +226,47 @@ impl Served {
         tracing::debug!(%result, "served");
     }
 
-    /// The middleware after framing, then the handler.
+    /// Reads the request and answers it, all within one deadline. Returns the response, and
+    /// `Some("replayed")` as the metrics label when it was answered from the replay memory.
+    async fn answer(
+        &self,
+        peer: PeerId,
+        stream: &mut Stream,
+    ) -> Option<(Response, Option<String>)> {
+        let deadline = tokio::time::Instant::now() + self.request_timeout;
+        let request = match tokio::time::timeout_at(deadline, read_request(stream)).await {
+            Err(_) => {
+                let error =
+                    WireError::new(ErrorCode::Timeout, "no complete request arrived in time");
+                return Some((Response::err(Uuid::nil(), error), None));
+            }
+            Ok(Ok(None)) => return None,
+            Ok(Err(error)) => return Some((Response::err(Uuid::nil(), error), None)),
+            Ok(Ok(Some(request))) => request,
+        };
+        let id = request.id;
+        let answered = tokio::time::timeout_at(deadline, async {
+            match self.guards.replay.admit(peer, &request).await {
+                Err(error) => (Response::err(id, error), None),
+                Ok(Admission::Answered(response)) => (response, Some("replayed".to_owned())),
+                Ok(Admission::Run(completion)) => {
+                    let response = match self.handle(peer, request).await {
+                        Ok(body) => Response::ok(id, body),
+                        Err(error) => Response::err(id, error),
+                    };
+                    completion.finish(&response);
+                    (response, None)
+                }
+            }
+        })
+        .await;
+        Some(answered.unwrap_or_else(|_| {
+            let error = WireError::new(ErrorCode::Timeout, "the request took too long");
+            (Response::err(id, error), None)
+        }))
+    }
+
+    /// The access policy, then the handler.
     async fn handle(&self, peer: PeerId, request: Request) -> Result<serde_json::Value, WireError> {
         self.policy.check(&peer, &self.route)?;
         let ctx = RequestContext {
