@@ -15,7 +15,9 @@ use crate::writer::WriteRequest;
 
 /// The store's sled trees. Every key lives in exactly one of them.
 ///
-/// Later versions add trees (posts, timeline, follows, ...), hence `#[non_exhaustive]`.
+/// The social trees (`Objects` onwards) are written and read only through
+/// [`Social`](crate::Social); their key layouts are documented in its module. Later versions add
+/// trees, hence `#[non_exhaustive]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum TreeName {
@@ -25,11 +27,51 @@ pub enum TreeName {
     Blocks,
     /// Node-level facts: UTF-8 key -> raw bytes.
     Meta,
+    /// Signed objects: object id -> the object's exact JSON bytes.
+    Objects,
+    /// An author's posts: author | created_at | post id -> empty.
+    PostsByAuthor,
+    /// The home timeline: created_at | author | post id -> empty.
+    Timeline,
+    /// Replies: parent id | created_at | reply id -> empty.
+    Replies,
+    /// Tombstones: deleted post id -> the deletes recorded for it.
+    Tombstones,
+    /// An author's deletes: author | created_at | delete id -> empty.
+    DeletesByAuthor,
+    /// Likes: post id | liker -> like id.
+    Likes,
+    /// Like counters: post id -> number of likes (u64, big-endian).
+    LikeCounts,
+    /// Peers we follow: peer -> [`FollowState`](crate::FollowState) as JSON.
+    Following,
+    /// Peers following us: peer -> [`FollowState`](crate::FollowState) as JSON.
+    Followers,
+    /// Current profiles: peer -> created_at | profile id.
+    Profiles,
+    /// Pull-sync progress: followee -> created_at | object id.
+    SyncCursors,
 }
 
 impl TreeName {
     /// Every tree, in a fixed order.
-    pub const ALL: [TreeName; 3] = [TreeName::Peers, TreeName::Blocks, TreeName::Meta];
+    pub const ALL: [TreeName; 15] = [
+        TreeName::Peers,
+        TreeName::Blocks,
+        TreeName::Meta,
+        TreeName::Objects,
+        TreeName::PostsByAuthor,
+        TreeName::Timeline,
+        TreeName::Replies,
+        TreeName::Tombstones,
+        TreeName::DeletesByAuthor,
+        TreeName::Likes,
+        TreeName::LikeCounts,
+        TreeName::Following,
+        TreeName::Followers,
+        TreeName::Profiles,
+        TreeName::SyncCursors,
+    ];
 
     /// The name of the sled tree on disk. These names are part of the on-disk format: never
     /// rename one.
@@ -38,6 +80,18 @@ impl TreeName {
             TreeName::Peers => "peers",
             TreeName::Blocks => "blocks",
             TreeName::Meta => "meta",
+            TreeName::Objects => "objects",
+            TreeName::PostsByAuthor => "posts_by_author",
+            TreeName::Timeline => "timeline",
+            TreeName::Replies => "replies",
+            TreeName::Tombstones => "tombstones",
+            TreeName::DeletesByAuthor => "deletes_by_author",
+            TreeName::Likes => "likes",
+            TreeName::LikeCounts => "like_counts",
+            TreeName::Following => "following",
+            TreeName::Followers => "followers",
+            TreeName::Profiles => "profiles",
+            TreeName::SyncCursors => "sync_cursors",
         }
     }
 
@@ -47,6 +101,18 @@ impl TreeName {
             TreeName::Peers => 0,
             TreeName::Blocks => 1,
             TreeName::Meta => 2,
+            TreeName::Objects => 3,
+            TreeName::PostsByAuthor => 4,
+            TreeName::Timeline => 5,
+            TreeName::Replies => 6,
+            TreeName::Tombstones => 7,
+            TreeName::DeletesByAuthor => 8,
+            TreeName::Likes => 9,
+            TreeName::LikeCounts => 10,
+            TreeName::Following => 11,
+            TreeName::Followers => 12,
+            TreeName::Profiles => 13,
+            TreeName::SyncCursors => 14,
         }
     }
 }
@@ -223,5 +289,19 @@ impl Batch {
             })
             .await?;
         answer.await.map_err(|_| Error::WriterGone)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_indexes_and_names_match_all() {
+        let mut names = std::collections::HashSet::new();
+        for (position, tree) in TreeName::ALL.into_iter().enumerate() {
+            assert_eq!(tree.index(), position, "{tree}");
+            assert!(names.insert(tree.as_str()), "{tree} named twice");
+        }
     }
 }

@@ -7,6 +7,12 @@
 //! * Families of trees have their own typed handles: [`PeerBook`] (what we know about peers,
 //!   [`PeerRecord`]), [`Blocklist`] ([`BlockEntry`]) and [`Meta`] (node-level facts). Each
 //!   module owns its tree's key and value encoding.
+//! * [`Social`] ([`Store::social`]) is the social core: signed objects
+//!   ([`SignedObject`](kith_protocols::SignedObject)) and the indexes the product reads them
+//!   through: the home timeline and an author's posts as [`Page`]s with a [`Cursor`], replies,
+//!   profiles, likes, tombstones ([`Tombstone`]), follows ([`FollowState`]) and pull-sync
+//!   cursors. [`Social::insert`] stores an object with all its index entries in one batch and
+//!   says what it did ([`Inserted`]).
 //! * [`Batch`] is the only way to write: puts, removes and read-modify-write updates over any
 //!   trees ([`TreeName`]), committed atomically.
 //! * [`Error`] is the crate's one error type.
@@ -31,9 +37,9 @@
 //! So a write that resolved `Ok` survives a crash; under load many writes share one flush; a
 //! batch is all-or-nothing; one failing batch does not fail the others in its group; and since
 //! one thread applies everything, read-modify-write updates ([`Batch::update`]) of the same key
-//! never lose writes. New families of trees (posts, timelines, follows, ...) write through
-//! [`Batch`] too and inherit all of this. Reads do not go through the writer: they hit the sled
-//! trees directly and see every acknowledged write.
+//! never lose writes. The social trees write through [`Batch`] too and inherit all of this.
+//! Reads do not go through the writer: they hit the sled trees directly and see every
+//! acknowledged write.
 //!
 //! The writer stops on [`Store::close`] or when the last handle is dropped, after applying and
 //! flushing everything queued; writes after that return [`Error::WriterGone`].
@@ -56,6 +62,7 @@ mod blocks;
 mod error;
 mod meta;
 mod peers;
+mod social;
 mod store;
 mod writer;
 
@@ -64,4 +71,8 @@ pub use blocks::{BlockEntry, Blocklist};
 pub use error::{Error, Result};
 pub use meta::Meta;
 pub use peers::{ConnectedInfo, MAX_PEER_ADDRS, PeerBook, PeerRecord};
+pub use social::{
+    Cursor, FollowState, FollowStatus, Inserted, InvalidCursor, MAX_CURSOR_LEN,
+    MAX_PENDING_DELETES, Page, Social, Tombstone,
+};
 pub use store::Store;

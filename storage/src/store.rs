@@ -20,12 +20,15 @@ use crate::writer::{self, Stats, WriteRequest};
 
 /// Handles to every tree of the store, indexed by [`TreeName::index`].
 #[derive(Clone)]
-pub(crate) struct Trees([sled::Tree; TreeName::ALL.len()]);
+pub(crate) struct Trees(Box<[sled::Tree]>);
 
 impl Trees {
     fn open(db: &sled::Db) -> sled::Result<Self> {
-        let [peers, blocks, meta] = TreeName::ALL.map(|name| db.open_tree(name.as_str()));
-        Ok(Trees([peers?, blocks?, meta?]))
+        TreeName::ALL
+            .iter()
+            .map(|name| db.open_tree(name.as_str()))
+            .collect::<sled::Result<_>>()
+            .map(Trees)
     }
 
     pub(crate) fn get(&self, name: TreeName) -> &sled::Tree {

@@ -486,18 +486,12 @@ mod tests {
             .commit()
             .await
             .unwrap();
-        for tree in TreeName::ALL {
-            assert!(
-                store
-                    .tree(tree)
-                    .get(match tree {
-                        TreeName::Peers => "p",
-                        TreeName::Blocks => "b",
-                        TreeName::Meta => "m",
-                    })
-                    .unwrap()
-                    .is_some()
-            );
+        for (tree, key) in [
+            (TreeName::Peers, "p"),
+            (TreeName::Blocks, "b"),
+            (TreeName::Meta, "m"),
+        ] {
+            assert!(store.tree(tree).get(key).unwrap().is_some(), "{tree}");
         }
     }
 

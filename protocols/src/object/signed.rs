@@ -210,6 +210,36 @@ impl SignedObject {
         })
     }
 
+    /// Rebuilds an object that [`SignedObject::verify`] (or [`SignedObject::create`]) already
+    /// accepted, from the bytes and id it was stored under — without checking the signature or
+    /// canonicalizing again, which are most of the cost of reading an object back.
+    ///
+    /// Only for the node's own store, which holds nothing but verified objects keyed by their
+    /// id: bytes from anywhere else must go through [`SignedObject::verify`]. The envelope and
+    /// the kind's fields are still parsed (and must still be well-formed), but the field limits
+    /// are not re-applied, so lowering a limit later does not make stored objects unreadable.
+    pub fn from_verified_store(id: ObjectId, bytes: &[u8]) -> Result<SignedObject, ObjectError> {
+        let map = parse_object(bytes)?;
+        let author: PeerId = envelope_str(&map, "author")?
+            .parse()
+            .map_err(|e| ObjectError::BadAuthor(format!("{e}")))?;
+        let kind: ObjectKind = envelope_str(&map, "kind")?.parse()?;
+        let created_at = map
+            .get("created_at")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| {
+                ObjectError::Malformed("created_at is missing or not an integer".into())
+            })?;
+        let content = Content::read_fields(kind, &map)?;
+        Ok(SignedObject {
+            id,
+            author,
+            created_at,
+            content,
+            raw: bytes.into(),
+        })
+    }
+
     /// The object's id: SHA-256 of its canonical JSON without `sig`.
     pub fn id(&self) -> ObjectId {
         self.id
