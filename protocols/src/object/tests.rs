@@ -92,7 +92,7 @@ fn with_member(bytes: &[u8], name: &str, value: Value) -> Vec<u8> {
     serde_json::to_vec(&map).unwrap()
 }
 
-/// A string literal with every character written as a `\uXXXX` escape.
+/// A string literal with every character written as a `\u` escape of four hex digits.
 fn escape_all(s: &str) -> String {
     let mut out = String::from("\"");
     for unit in s.encode_utf16() {

@@ -26,7 +26,7 @@ use kith_protocols::{Content, ObjectId, SignedObject};
 use libp2p::PeerId;
 
 use super::plan::{Expect, Then};
-use super::{Decision, Inserted, Order, Social, keys};
+use super::{Decision, Inserted, Social, keys};
 use crate::batch::TreeName;
 use crate::error::{Error, Result};
 
@@ -155,11 +155,7 @@ impl Social {
         after: Option<(u64, ObjectId)>,
         limit: usize,
     ) -> Result<Vec<SignedObject>> {
-        let after = after.map(|(created_at, id)| keys::peer_time_id(author, created_at, &id));
-        let range = keys::range_within(&keys::peer(author), after.as_deref(), None);
-        Ok(self
-            .read_page(TreeName::DeletesByAuthor, range, Order::OldestFirst, limit)?
-            .items)
+        self.since(TreeName::DeletesByAuthor, author, after, limit)
     }
 
     /// Plans storing delete `object` of post `target`.
@@ -175,19 +171,11 @@ impl Social {
             delete: id,
             author,
         };
-        let plan = self
-            .plan()
-            .swap(
-                TreeName::Objects,
-                id.as_bytes().to_vec(),
-                Expect::Absent,
-                Then::Put(object.as_bytes().to_vec()),
-            )
-            .put(
-                TreeName::DeletesByAuthor,
-                keys::peer_time_id(&author, object.created_at(), &id),
-                Vec::new(),
-            );
+        let plan = self.plan_new_object(object).put(
+            TreeName::DeletesByAuthor,
+            keys::peer_time_id(&author, object.created_at(), &id),
+            Vec::new(),
+        );
 
         let Some(post) = self.get(target)? else {
             // The post is unknown: record the delete, unconfirmed, unless it adds nothing.

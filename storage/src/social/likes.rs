@@ -58,13 +58,7 @@ impl Social {
         }
         let counted = *target;
         let plan = self
-            .plan()
-            .swap(
-                TreeName::Objects,
-                id.as_bytes().to_vec(),
-                Expect::Absent,
-                Then::Put(object.as_bytes().to_vec()),
-            )
+            .plan_new_object(object)
             .swap(
                 TreeName::Likes,
                 like_key,

@@ -55,6 +55,7 @@ mod profiles;
 use std::ops::Bound;
 
 use kith_protocols::{Content, ObjectId, SignedObject};
+use libp2p::PeerId;
 
 use crate::batch::TreeName;
 use crate::error::{Error, Result};
@@ -225,13 +226,35 @@ impl Social {
         }
         Ok(Decision::Write(
             Inserted::Stored,
-            self.plan().swap(
-                TreeName::Objects,
-                object.id().as_bytes().to_vec(),
-                Expect::Absent,
-                Then::Put(object.as_bytes().to_vec()),
-            ),
+            self.plan_new_object(object),
         ))
+    }
+
+    /// A plan that starts by storing `object` under its id, on condition that no object has
+    /// that id yet: every kind's insert begins with it.
+    fn plan_new_object(&self, object: &SignedObject) -> Plan {
+        self.plan().swap(
+            TreeName::Objects,
+            object.id().as_bytes().to_vec(),
+            Expect::Absent,
+            Then::Put(object.as_bytes().to_vec()),
+        )
+    }
+
+    /// `author`'s entries in the per-author index `tree` after `after`, oldest first, at most
+    /// `limit`: the reads pull-sync serves.
+    fn since(
+        &self,
+        tree: TreeName,
+        author: &PeerId,
+        after: Option<(u64, ObjectId)>,
+        limit: usize,
+    ) -> Result<Vec<SignedObject>> {
+        let after = after.map(|(created_at, id)| keys::peer_time_id(author, created_at, &id));
+        let range = keys::range_within(&keys::peer(author), after.as_deref(), None);
+        Ok(self
+            .read_page(tree, range, Order::OldestFirst, limit)?
+            .items)
     }
 
     fn plan(&self) -> Plan {

@@ -72,11 +72,7 @@ impl Social {
         after: Option<(u64, ObjectId)>,
         limit: usize,
     ) -> Result<Vec<SignedObject>> {
-        let after = after.map(|(created_at, id)| keys::peer_time_id(author, created_at, &id));
-        let range = keys::range_within(&keys::peer(author), after.as_deref(), None);
-        Ok(self
-            .read_page(TreeName::PostsByAuthor, range, Order::OldestFirst, limit)?
-            .items)
+        self.since(TreeName::PostsByAuthor, author, after, limit)
     }
 
     /// A digest of `author`'s stored posts with `from_ms <= created_at < to_ms`: how many there
@@ -208,13 +204,7 @@ impl Social {
 
         let created_at = object.created_at();
         let mut plan = self
-            .plan()
-            .swap(
-                TreeName::Objects,
-                id.as_bytes().to_vec(),
-                Expect::Absent,
-                Then::Put(object.as_bytes().to_vec()),
-            )
+            .plan_new_object(object)
             // Deletes by others than the author are forgeries: gone with the post's arrival.
             // Usually there are none, and this only guards that none arrives meanwhile.
             .swap(

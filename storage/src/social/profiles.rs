@@ -54,20 +54,12 @@ impl Social {
         if current.is_some_and(|current| position <= current) {
             return Ok(Decision::Done(Inserted::Superseded));
         }
-        let mut plan = self
-            .plan()
-            .swap(
-                TreeName::Objects,
-                id.as_bytes().to_vec(),
-                Expect::Absent,
-                Then::Put(object.as_bytes().to_vec()),
-            )
-            .swap(
-                TreeName::Profiles,
-                key,
-                Expect::seen(raw.as_deref()),
-                Then::Put(keys::time_id(position.0, &id).to_vec()),
-            );
+        let mut plan = self.plan_new_object(object).swap(
+            TreeName::Profiles,
+            key,
+            Expect::seen(raw.as_deref()),
+            Then::Put(keys::time_id(position.0, &id).to_vec()),
+        );
         if let Some((_, old)) = current {
             plan = plan.remove(TreeName::Objects, old.as_bytes().to_vec());
         }
