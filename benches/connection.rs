@@ -40,8 +40,8 @@ use std::{
 };
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use kith_config::{Limits, NetworkKey, Role};
-use kith_node::{Node, NodeConfig, NodeEvent, NodeHandle, TransportKind};
+use kith_config::{Limits, NetworkKey};
+use kith_node::{Node, NodeConfig, NodeEvent, NodeHandle};
 use kith_protocols::{NodeInfo, routes};
 use kith_storage::Store;
 use libp2p::{Multiaddr, PeerId, identity::Keypair};
@@ -179,21 +179,8 @@ async fn start_node(network_key: &NetworkKey) -> (Node, Store, TempDir) {
         ..Limits::default()
     };
     let config = NodeConfig {
-        keypair: Keypair::generate_ed25519(),
-        network_key: network_key.clone(),
-        role: Role::Member,
-        listen: vec![
-            "/ip4/127.0.0.1/tcp/0"
-                .parse()
-                .expect("a valid multiaddr literal"),
-        ],
-        bootstrap: Vec::new(),
-        mdns: false,
         limits,
-        transport: TransportKind::Tcp,
-        request_timeout: Duration::from_secs(5),
-        announce_interval: Duration::from_secs(60),
-        reconnect_interval: Duration::from_secs(30),
+        ..NodeConfig::loopback(Keypair::generate_ed25519(), network_key.clone())
     };
     let node = Node::start(config, store.clone())
         .await

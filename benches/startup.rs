@@ -40,8 +40,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use kith_config::{Limits, NetworkKey, Role};
-use kith_node::{Node, NodeConfig, TransportKind};
+use kith_config::NetworkKey;
+use kith_node::{Node, NodeConfig};
 use kith_storage::Store;
 use tempfile::TempDir;
 
@@ -537,23 +537,7 @@ fn components() -> Result<()> {
             Store::open(&db, 8 << 20).map_err(|e| format!("reopening {}: {e}", db.display()))?;
         store_existing.push(start.elapsed());
 
-        let config = NodeConfig {
-            keypair,
-            network_key: key,
-            role: Role::Member,
-            listen: vec![
-                "/ip4/127.0.0.1/tcp/0"
-                    .parse()
-                    .map_err(|e| format!("multiaddr: {e}"))?,
-            ],
-            bootstrap: Vec::new(),
-            mdns: false,
-            limits: Limits::default(),
-            transport: TransportKind::Tcp,
-            request_timeout: Duration::from_secs(5),
-            announce_interval: Duration::from_secs(60),
-            reconnect_interval: Duration::from_secs(30),
-        };
+        let config = NodeConfig::loopback(keypair, key);
         let start = Instant::now();
         let node = rt
             .block_on(Node::start(config, store.clone()))

@@ -2,7 +2,6 @@
 //! ours, no route handler runs for them on either side, and everyone keeps serving their peers.
 
 use kith_node::NodeEvent;
-use kith_protocols::routes;
 
 use crate::util::{Options, RawEvent, RawPeer, RawStack, TestNode, network_key};
 
@@ -59,19 +58,8 @@ async fn a_node_with_another_key_never_connects() {
     assert!(x.handle().connections().keys().all(|p| *p == y.peer_id()));
 
     // Both networks go on serving their own peers.
-    let info: kith_protocols::NodeInfo = b
-        .handle()
-        .client()
-        .call(a.peer_id(), &routes::info(), &serde_json::json!({}))
-        .await
-        .expect("A serves B");
-    assert_eq!(info.peer_id, a.peer_id());
-    let info: kith_protocols::NodeInfo = y
-        .handle()
-        .client()
-        .call(x.peer_id(), &routes::info(), &serde_json::json!({}))
-        .await
-        .expect("X serves Y");
+    b.ask_info(a.peer_id()).await;
+    let info = y.ask_info(x.peer_id()).await;
     assert_eq!(info.network, theirs.fingerprint());
 
     for node in [a, b, x, y] {
@@ -124,13 +112,7 @@ async fn a_peer_without_the_private_network_layer_never_connects() {
         served_before,
         "a route handler ran for the plain peer"
     );
-    let info: kith_protocols::NodeInfo = b
-        .handle()
-        .client()
-        .call(a.peer_id(), &routes::info(), &serde_json::json!({}))
-        .await
-        .expect("A serves B");
-    assert_eq!(info.peer_id, a.peer_id());
+    b.ask_info(a.peer_id()).await;
     a.shutdown().await;
     b.shutdown().await;
 }

@@ -53,17 +53,7 @@ async fn three_nodes_find_each_other_through_the_dht() {
     }
 
     // Every node answers the info route of every other, over the private network.
-    let info: kith_protocols::NodeInfo = c
-        .handle()
-        .client()
-        .call(
-            b.peer_id(),
-            &kith_protocols::routes::info(),
-            &serde_json::json!({}),
-        )
-        .await
-        .expect("B answers C's info request");
-    assert_eq!(info.peer_id, b.peer_id());
+    let info = c.ask_info(b.peer_id()).await;
     assert_eq!(info.network, key.fingerprint());
 
     for node in [a, b, c] {
@@ -129,10 +119,7 @@ async fn a_bootstrap_node_refuses_content_routes() {
         .await
         .expect_err("a bootstrap node serves no posts");
     assert_eq!(refused.code, ErrorCode::Forbidden, "{refused}");
-    let info: kith_protocols::NodeInfo = client
-        .call(entry.peer_id(), &routes::info(), &serde_json::json!({}))
-        .await
-        .expect("info is served");
+    let info = member.ask_info(entry.peer_id()).await;
     assert_eq!(info.role, kith_config::Role::Bootstrap);
     assert!(
         info.routes.contains(&routes::info()) && info.routes.contains(&routes::peers()),

@@ -199,6 +199,28 @@ impl TestNode {
             .map_or(0, |r| r.failures)
     }
 
+    /// Asks `peer` for its node info over the private network, as the pipeline does; fails the
+    /// test if it does not answer or answers for another peer id.
+    pub async fn ask_info(&self, peer: PeerId) -> NodeInfo {
+        let info: NodeInfo = self
+            .handle()
+            .client()
+            .call(
+                peer,
+                &kith_protocols::routes::info(),
+                &serde_json::json!({}),
+            )
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{peer} did not answer {}'s info request: {e}",
+                    self.peer_id()
+                )
+            });
+        assert_eq!(info.peer_id, peer, "the info names another peer");
+        info
+    }
+
     /// Waits until `condition` holds, re-checking after every node event.
     pub async fn wait_until(&self, what: &str, mut condition: impl FnMut() -> bool) {
         let mut events = self.handle().subscribe();

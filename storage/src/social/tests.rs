@@ -13,21 +13,12 @@ use super::*;
 const CACHE: u64 = 8 * 1024 * 1024;
 const T0: u64 = 1_700_000_000_000;
 
-/// The social trees, for snapshots.
-const SOCIAL_TREES: [TreeName; 12] = [
-    TreeName::Objects,
-    TreeName::PostsByAuthor,
-    TreeName::Timeline,
-    TreeName::Replies,
-    TreeName::Tombstones,
-    TreeName::DeletesByAuthor,
-    TreeName::Likes,
-    TreeName::LikeCounts,
-    TreeName::Following,
-    TreeName::Followers,
-    TreeName::Profiles,
-    TreeName::SyncCursors,
-];
+/// The social trees (every tree but the peer book, blocklist and meta), for snapshots.
+fn social_trees() -> impl Iterator<Item = TreeName> {
+    TreeName::ALL
+        .into_iter()
+        .filter(|t| !matches!(t, TreeName::Peers | TreeName::Blocks | TreeName::Meta))
+}
 
 fn open() -> (TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -93,8 +84,7 @@ fn profile(keypair: &Keypair, created_at: u64, name: &str) -> SignedObject {
 type Snapshot = BTreeMap<TreeName, Vec<(Vec<u8>, Vec<u8>)>>;
 
 fn snapshot(store: &Store) -> Snapshot {
-    SOCIAL_TREES
-        .into_iter()
+    social_trees()
         .map(|tree| {
             let entries = store
                 .tree(tree)
