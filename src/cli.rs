@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use kith_client::{Multiaddr, PeerId};
+use kith_client::{Multiaddr, ObjectId, PeerId};
 use kith_config::RawSettings;
 
 /// A self-hosted, peer-to-peer social node.
@@ -108,6 +108,130 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write a post (the words are joined with spaces)
+    Post {
+        /// The text
+        #[arg(required = true, num_args = 1.., value_name = "TEXT")]
+        text: Vec<String>,
+        /// The id of the post this one answers
+        #[arg(long, value_name = "ID")]
+        reply_to: Option<ObjectId>,
+        /// The id of the post this one quotes
+        #[arg(long, value_name = "ID")]
+        quote: Option<ObjectId>,
+    },
+    /// Show the home timeline: your posts and those of the people you follow, newest first
+    Timeline {
+        /// How many posts (1 to 200)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=200))]
+        limit: Option<u64>,
+        /// Start after this cursor (printed at the end of the previous page)
+        #[arg(long, value_name = "CURSOR")]
+        before: Option<String>,
+        /// Print the API's JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one post
+    Show {
+        /// The post's id
+        id: ObjectId,
+        /// Print the API's JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete one of your posts
+    Delete {
+        /// The post's id
+        id: ObjectId,
+    },
+    /// Like a post
+    Like {
+        /// The post's id
+        id: ObjectId,
+    },
+    /// Show a person: their profile, how you are connected, their latest posts
+    User {
+        /// Their peer id
+        peer_id: PeerId,
+        /// Print JSON ({"user":..,"posts":..}) instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show your profile, or change it with the options given
+    Profile {
+        /// Your display name
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// A few words about you
+        #[arg(long, value_name = "TEXT")]
+        bio: Option<String>,
+        /// A reference to your picture ("" removes it)
+        #[arg(long, value_name = "REF")]
+        avatar: Option<String>,
+        /// Approve followers yourself (true) or let anyone follow (false)
+        #[arg(long, value_name = "true|false")]
+        locked: Option<bool>,
+        /// Print the API's JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follow a person
+    Follow {
+        /// Their peer id
+        peer_id: PeerId,
+    },
+    /// Stop following a person
+    Unfollow {
+        /// Their peer id
+        peer_id: PeerId,
+    },
+    /// List the people you follow
+    Following {
+        /// Print the API's JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the people who follow you
+    Followers {
+        /// Print the API's JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the follow requests waiting for you (locked accounts)
+    Requests {
+        /// Print the API's JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a follow request
+    Approve {
+        /// Who asked
+        peer_id: PeerId,
+    },
+    /// Reject a follow request
+    Reject {
+        /// Who asked
+        peer_id: PeerId,
+    },
+    /// List your paired devices
+    Devices {
+        /// Print the API's JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pair a device: let that peer use your private routes
+    Pair {
+        /// The device's peer id
+        peer_id: PeerId,
+    },
+    /// Unpair a device
+    Unpair {
+        /// The device's peer id
+        peer_id: PeerId,
+    },
+    /// Print the node's live events as they come, one JSON object per line
+    Events,
 }
 
 /// `kith run`.
@@ -202,6 +326,65 @@ mod tests {
         assert!(matches!(
             parse(&["peers", "--json"]).unwrap().command,
             Command::Client(ClientCommand::Peers { json: true })
+        ));
+    }
+
+    #[test]
+    fn social_commands_parse_their_arguments() {
+        let id = "ab".repeat(32);
+        let cli = parse(&["post", "hello", "world", "--reply-to", &id]).unwrap();
+        let Command::Client(ClientCommand::Post {
+            text,
+            reply_to,
+            quote,
+        }) = cli.command
+        else {
+            panic!("expected post")
+        };
+        assert_eq!(text, ["hello", "world"]);
+        assert_eq!(reply_to.map(|id| id.to_string()), Some(id.clone()));
+        assert_eq!(quote, None);
+        assert!(parse(&["post"]).is_err(), "a post needs text");
+        assert!(parse(&["post", "x", "--quote", "not-an-id"]).is_err());
+        assert!(parse(&["show", "ABCD"]).is_err());
+        assert!(parse(&["like", &id]).is_ok());
+
+        assert!(matches!(
+            parse(&["timeline", "--limit", "20", "--before", "c1", "--json"])
+                .unwrap()
+                .command,
+            Command::Client(ClientCommand::Timeline { limit: Some(20), before: Some(ref b), json: true }) if b == "c1"
+        ));
+        assert!(parse(&["timeline", "--limit", "0"]).is_err());
+        assert!(parse(&["timeline", "--limit", "201"]).is_err());
+
+        let cli = parse(&["profile", "--name", "Ada", "--locked", "true"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Client(ClientCommand::Profile { name: Some(ref n), bio: None, avatar: None, locked: Some(true), json: false }) if n == "Ada"
+        ));
+        assert!(parse(&["profile", "--locked", "maybe"]).is_err());
+        assert!(matches!(
+            parse(&["profile"]).unwrap().command,
+            Command::Client(ClientCommand::Profile {
+                name: None,
+                bio: None,
+                avatar: None,
+                locked: None,
+                ..
+            })
+        ));
+
+        let peer = PeerId::random().to_string();
+        for command in [
+            "follow", "unfollow", "approve", "reject", "pair", "unpair", "user",
+        ] {
+            assert!(parse(&[command, &peer]).is_ok(), "{command}");
+            assert!(parse(&[command, "nope"]).is_err(), "{command}");
+        }
+        assert!(matches!(
+            parse(&["events"]).unwrap().command,
+            Command::Client(ClientCommand::Events)
         ));
     }
 }

@@ -15,7 +15,7 @@ use std::{io::Write, process::ExitCode, time::Duration};
 use anyhow::Context;
 use clap::Parser;
 
-use crate::cli::{Cli, ClientCommand, Command, NetworkCommand};
+use crate::cli::{Cli, Command, NetworkCommand};
 
 /// How long the runtime waits for leftover blocking work once a command has finished.
 const RUNTIME_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(2);
@@ -46,20 +46,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => block_on(run::run(&global, args)),
         Command::Client(command) => block_on(async {
             let client = commands::client(&global)?;
-            let out = &mut std::io::stdout().lock();
-            match command {
-                ClientCommand::Invite => commands::invite(&client, out).await,
-                ClientCommand::Status => commands::status(&client, out).await,
-                ClientCommand::Peers { json } => commands::peers(&client, json, out).await,
-                ClientCommand::Connect { addr } => commands::connect(&client, addr, out).await,
-                ClientCommand::Block { peer_id, reason } => {
-                    commands::block(&client, peer_id, reason, out).await
-                }
-                ClientCommand::Unblock { peer_id } => {
-                    commands::unblock(&client, peer_id, out).await
-                }
-                ClientCommand::Blocks { json } => commands::blocks(&client, json, out).await,
-            }
+            commands::run_client(&client, command, &mut std::io::stdout().lock()).await
         }),
     }
 }

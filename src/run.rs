@@ -114,7 +114,7 @@ async fn serve(
     let banner = banner(settings, node, bound)?;
     let api_addr_file = ApiAddrFile::write(&settings.data_dir, bound)?;
 
-    let state = kith_web::AppState::new(node.network().clone(), api_token, node.metrics());
+    let state = kith_web::AppState::new(node, api_token);
     let web_token = CancellationToken::new();
     let mut web = tokio::spawn(kith_web::serve(listener, state, web_token.clone()));
 

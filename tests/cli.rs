@@ -2,8 +2,9 @@
 //! each other over TCP on 127.0.0.1.
 //!
 //! Covered: the first run (key files, modes, banner, `kith status`, clean SIGTERM), invite and
-//! join, restarts keeping the identity, corrupt or missing key files, the QUIC refusal, and
-//! joining through a bootstrap node given with or without its peer id.
+//! join, restarts keeping the identity, corrupt or missing key files, the QUIC refusal, joining
+//! through a bootstrap node given with or without its peer id, and the social commands (`post`,
+//! `timeline`, `profile`, `show`, `like`, `delete`) against a running node.
 
 use std::{fs, os::unix::fs::PermissionsExt, path::Path, time::Duration};
 
@@ -401,4 +402,84 @@ async fn a_member_joins_through_a_bootstrap_address_with_peer_id() {
 #[tokio::test]
 async fn a_member_joins_through_a_plain_bootstrap_address() {
     join_through_bootstrap(|boot| boot.banner.plain_addr()).await;
+}
+
+/// The id in `kith post`'s answer, `Posted <id>.`.
+fn posted_id(stdout: &str) -> String {
+    let id = stdout
+        .trim()
+        .strip_prefix("Posted ")
+        .and_then(|rest| rest.strip_suffix('.'))
+        .unwrap_or_else(|| panic!("`kith post` printed no id:\n{stdout}"));
+    assert_eq!(id.len(), 64, "not a post id: {id}");
+    id.to_owned()
+}
+
+#[tokio::test]
+async fn posting_and_reading_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = KithProcess::start(&loopback_args(), dir.path()).await;
+    let dir = dir.path();
+
+    let empty = cli_ok(dir, &["timeline"]).await;
+    assert!(empty.contains("No posts yet"), "{empty}");
+
+    let id = posted_id(&cli_ok(dir, &["post", "hello", "from", "the", "shell"]).await);
+    let timeline = cli_ok(dir, &["timeline"]).await;
+    assert!(
+        timeline.contains("  hello from the shell\n") && timeline.contains(&id),
+        "`kith timeline` does not show the post:\n{timeline}"
+    );
+    assert!(timeline.contains(&node.banner.peer_id), "{timeline}");
+    assert!(
+        timeline.contains("just now") || timeline.contains("s ago"),
+        "{timeline}"
+    );
+
+    let json = cli_ok(dir, &["timeline", "--json", "--limit", "1"]).await;
+    let page: serde_json::Value = serde_json::from_str(&json)
+        .unwrap_or_else(|e| panic!("`kith timeline --json` printed no JSON ({e}):\n{json}"));
+    assert_eq!(page["posts"][0]["id"], id.as_str());
+    assert_eq!(page["posts"][0]["text"], "hello from the shell");
+    assert_eq!(page["posts"][0]["author"], node.banner.peer_id.as_str());
+
+    let updated = cli_ok(
+        dir,
+        &["profile", "--name", "Ada Lovelace", "--bio", "counts"],
+    )
+    .await;
+    assert!(
+        updated.contains("Profile updated.") && updated.contains("Ada Lovelace"),
+        "{updated}"
+    );
+    let profile = cli_ok(dir, &["profile"]).await;
+    assert!(
+        profile.contains("name:") && profile.contains("Ada Lovelace") && profile.contains("counts"),
+        "`kith profile` does not show the new name:\n{profile}"
+    );
+    let named = cli_ok(dir, &["timeline"]).await;
+    assert!(
+        named.contains("Ada Lovelace ("),
+        "posts show the author's name:\n{named}"
+    );
+
+    let reply = posted_id(&cli_ok(dir, &["post", "a", "reply", "--reply-to", &id]).await);
+    let shown = cli_ok(dir, &["show", &reply]).await;
+    assert!(shown.contains("reply to"), "{shown}");
+    let liked = cli_ok(dir, &["like", &id]).await;
+    assert!(liked.contains("1 like"), "{liked}");
+
+    let deleted = cli_ok(dir, &["delete", &id]).await;
+    assert!(deleted.contains(&id), "{deleted}");
+    let gone = run_cli(dir, &["show", &id]).await;
+    assert!(!gone.status.success(), "a deleted post is not shown");
+    let message = stderr_of(&gone);
+    assert!(
+        message.starts_with("error: ") && message.contains("not-found"),
+        "the error should say the post is not found:\n{message}"
+    );
+    let bad = run_cli(dir, &["show", "xyz"]).await;
+    assert!(!bad.status.success(), "a malformed id is refused");
+
+    assert!(node.terminate().await.success());
 }

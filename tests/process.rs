@@ -265,6 +265,14 @@ impl KithProcess {
         self.wait_exit(EXIT_TIMEOUT).await
     }
 
+    /// Kills the process with SIGKILL (no chance to flush or clean up) and reaps it.
+    pub async fn kill(mut self) {
+        self.child
+            .kill()
+            .await
+            .unwrap_or_else(|e| panic!("kill -9 {}: {e}", self.pid));
+    }
+
     /// Waits for the process to exit on its own; kills it and fails after `limit`.
     pub async fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
         match timeout(limit, self.child.wait()).await {

@@ -20,6 +20,11 @@ mod restart;
 mod bad_input;
 // The middleware in front of every route: replays, timestamps, rate limits.
 mod middleware;
+// The social core between nodes: follows, push and pull delivery, repair, deletes, forgeries,
+// locked accounts, private routes.
+mod social;
+// Posts acknowledged with 201 survive kill -9 in a loop.
+mod crash;
 // The command line: first run, invite/join, corrupt key files, restart of the binary.
 mod cli;
 // mDNS between two network namespaces on one bridge.

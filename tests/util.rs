@@ -125,7 +125,7 @@ impl TestNode {
             .await
             .expect("bind API");
         let api = listener.local_addr().expect("API address");
-        let state = kith_web::AppState::new(node.network().clone(), token.clone(), node.metrics());
+        let state = kith_web::AppState::new(&node, token.clone());
         let web = CancellationToken::new();
         let web_task = tokio::spawn({
             let web = web.clone();
@@ -153,6 +153,19 @@ impl TestNode {
 
     pub fn handle(&self) -> &NodeHandle {
         self.node.handle()
+    }
+
+    pub fn social(&self) -> &kith_node::SocialService {
+        self.node.social()
+    }
+
+    /// The node's identity keypair, read back from its data directory (to sign objects as
+    /// this node's owner without going through the node).
+    pub fn keypair(&self) -> libp2p::identity::Keypair {
+        let layout = kith_config::DataDir::new(self.dir.path());
+        kith_config::load_or_create_identity(&layout.identity_key())
+            .expect("identity key")
+            .0
     }
 
     pub fn network(&self) -> &NetworkService {

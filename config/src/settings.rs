@@ -228,6 +228,10 @@ pub struct RawSettings {
     #[arg(long, env = "KITH_CONNECT_TIMEOUT_MS", value_name = "MS")]
     pub connect_timeout_ms: Option<u64>,
 
+    /// Longest post this node writes and accepts, in characters [default: 1000]
+    #[arg(long, env = "KITH_MAX_POST_CHARS", value_name = "N")]
+    pub max_post_chars: Option<u32>,
+
     /// Database cache size in MiB [default: 64]
     #[arg(long, env = "KITH_DB_CACHE_MB", value_name = "MIB")]
     pub db_cache_mb: Option<u64>,
@@ -254,6 +258,7 @@ impl RawSettings {
             route_rate_per_sec,
             route_burst,
             connect_timeout_ms,
+            max_post_chars,
             db_cache_mb,
         } = self;
         RawSettings {
@@ -273,6 +278,7 @@ impl RawSettings {
             route_rate_per_sec: route_rate_per_sec.or(lower.route_rate_per_sec),
             route_burst: route_burst.or(lower.route_burst),
             connect_timeout_ms: connect_timeout_ms.or(lower.connect_timeout_ms),
+            max_post_chars: max_post_chars.or(lower.max_post_chars),
             db_cache_mb: db_cache_mb.or(lower.db_cache_mb),
         }
     }
@@ -308,6 +314,8 @@ pub struct Limits {
     pub connect_timeout: Duration,
     /// Size of the database's page cache in bytes.
     pub db_cache_bytes: u64,
+    /// Longest post text this node signs and accepts, in Unicode scalar values.
+    pub max_post_chars: u32,
 }
 
 impl Default for Limits {
@@ -322,6 +330,7 @@ impl Default for Limits {
             route_burst: 40,
             connect_timeout: Duration::from_secs(5),
             db_cache_bytes: 64 * MIB,
+            max_post_chars: 1000,
         }
     }
 }
@@ -472,6 +481,7 @@ fn build(raw: RawSettings, data_dir: DataDir, config_path: PathBuf) -> Result<Se
             d.route_rate_per_sec,
         )?,
         route_burst: positive("route_burst", raw.route_burst, d.route_burst)?,
+        max_post_chars: positive("max_post_chars", raw.max_post_chars, d.max_post_chars)?,
         connect_timeout: match raw.connect_timeout_ms {
             None => d.connect_timeout,
             Some(0) => return Err(Error::setting("connect_timeout_ms", "must be at least 1")),

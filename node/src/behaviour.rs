@@ -90,6 +90,9 @@ impl Behaviour {
         gossip_config
             .validation_mode(ValidationMode::Strict)
             .validate_messages()
+            // A signed object at its size limit, plus the gossip envelope (topic, source,
+            // sequence number, signature, key).
+            .max_transmit_size(kith_protocols::MAX_OBJECT_LEN + GOSSIP_ENVELOPE_ALLOWANCE)
             .message_id_fn(content_message_id);
         if role == Role::Bootstrap {
             // Peer exchange on prune: an entry node hands out other peers when it sheds load.
@@ -114,6 +117,9 @@ impl Behaviour {
         })
     }
 }
+
+/// Bytes a gossip message may add around its data.
+const GOSSIP_ENVELOPE_ALLOWANCE: usize = 4 * 1024;
 
 /// Gossip message ids are the SHA-256 of the content, so the same object relayed by several
 /// peers is recognised as one message.

@@ -47,9 +47,32 @@ pub enum Error {
     /// The owner asked for something that makes no sense (for example, to block themselves).
     #[error("{0}")]
     Refused(String),
+    /// The thing asked for does not exist here.
+    #[error("{0}")]
+    NotFound(String),
+    /// The caller may not do this (not the author, not an approved follower).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Another node answered a call with an error (or did not answer).
+    #[error("{0}")]
+    Remote(kith_protocols::WireError),
     /// The node's event loop has stopped (the node is shutting down).
     #[error("the node is shutting down")]
     Stopped,
+}
+
+impl From<Error> for kith_protocols::WireError {
+    /// How a service error is answered on a route: its code and message (an internal error's
+    /// detail is logged, not sent).
+    fn from(error: Error) -> Self {
+        match error.code() {
+            ErrorCode::InternalError => {
+                tracing::warn!(%error, "internal error while serving a route");
+                kith_protocols::WireError::new(ErrorCode::InternalError, "internal error")
+            }
+            code => kith_protocols::WireError::new(code, error.to_string()),
+        }
+    }
 }
 
 impl Error {
@@ -58,6 +81,9 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::UnsupportedAddress { .. } | Error::Refused(_) => ErrorCode::InvalidRequest,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::Remote(error) => error.code,
             Error::Dial(_) | Error::Stopped | Error::Publish(_) => ErrorCode::Unavailable,
             Error::Transport(_)
             | Error::Listen { .. }

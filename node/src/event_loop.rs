@@ -11,11 +11,11 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use futures::StreamExt;
-use kith_protocols::{Announcement, MAX_ANNOUNCEMENT_ADDRS, NETWORK_TOPIC, PeerSource};
+use kith_protocols::{Announcement, MAX_ANNOUNCEMENT_ADDRS, NETWORK_TOPIC, PeerSource, user_topic};
 use libp2p::{
     Multiaddr, PeerId, Swarm,
     core::{ConnectedPoint, transport::ListenerId},
-    gossipsub::{self, IdentTopic, MessageAcceptance},
+    gossipsub::{self, IdentTopic, MessageAcceptance, TopicHash},
     identify, kad, mdns,
     metrics::{Metrics, Recorder},
     ping,
@@ -58,6 +58,31 @@ pub(crate) enum Command {
     Bootstrap,
     /// Publish our announcement on the network topic now.
     Announce,
+    /// Subscribe to an author's topic: their gossip reaches the social service from now on.
+    SubscribeUser { author: PeerId },
+    /// Unsubscribe from an author's topic.
+    UnsubscribeUser { author: PeerId },
+    /// Publish data (a signed object) on a topic.
+    Publish { topic: String, data: Vec<u8> },
+    /// Report the social service's verdict on a gossip message it was handed.
+    ReportValidation {
+        message_id: gossipsub::MessageId,
+        source: PeerId,
+        acceptance: MessageAcceptance,
+    },
+}
+
+/// A gossip message on a followed author's topic, handed to the social service, which must
+/// answer with [`Command::ReportValidation`].
+#[derive(Debug)]
+pub(crate) struct GossipObject {
+    /// The author whose topic it came on.
+    pub author: PeerId,
+    /// The message's data: a signed object's JSON, not checked yet.
+    pub data: Vec<u8>,
+    pub message_id: gossipsub::MessageId,
+    /// The peer that forwarded it to us.
+    pub source: PeerId,
 }
 
 /// Parked reply of a dial, resolved by the matching connection event.
@@ -82,6 +107,11 @@ pub(crate) struct EventLoop {
     /// Connections the pipeline or a caller asked for: their establishment is not a discovery.
     metrics: Metrics,
     network_topic: IdentTopic,
+    /// Followed authors' topics we are subscribed to, by hash.
+    user_topics: HashMap<TopicHash, PeerId>,
+    /// Where messages on those topics go; bounded: when full, messages are ignored (the pull
+    /// sync fetches what gossip failed to deliver).
+    gossip_objects: mpsc::Sender<GossipObject>,
     announce_interval: Duration,
     token: CancellationToken,
 }
@@ -96,6 +126,7 @@ impl EventLoop {
         events: broadcast::Sender<NodeEvent>,
         state: Arc<NodeState>,
         metrics: Metrics,
+        gossip_objects: mpsc::Sender<GossipObject>,
         announce_interval: Duration,
         token: CancellationToken,
     ) -> Self {
@@ -109,6 +140,8 @@ impl EventLoop {
             pending_dials: HashMap::new(),
             metrics,
             network_topic: IdentTopic::new(NETWORK_TOPIC),
+            user_topics: HashMap::new(),
+            gossip_objects,
             announce_interval,
             token,
         }
@@ -265,6 +298,47 @@ impl EventLoop {
                 }
             }
             Command::Announce => self.announce(),
+            Command::SubscribeUser { author } => {
+                let topic = IdentTopic::new(user_topic(&author));
+                match self.swarm.behaviour_mut().gossipsub.subscribe(&topic) {
+                    Ok(_) => {
+                        self.user_topics.insert(topic.hash(), author);
+                    }
+                    Err(error) => {
+                        tracing::warn!(%author, %error, "could not subscribe to an author's topic")
+                    }
+                }
+            }
+            Command::UnsubscribeUser { author } => {
+                let topic = IdentTopic::new(user_topic(&author));
+                self.user_topics.remove(&topic.hash());
+                self.swarm.behaviour_mut().gossipsub.unsubscribe(&topic);
+            }
+            Command::Publish { topic, data } => {
+                match self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .publish(IdentTopic::new(topic.clone()), data)
+                {
+                    Ok(_) => tracing::trace!(%topic, "published"),
+                    // Nobody listening right now: followers fetch it with the pull sync.
+                    Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                        tracing::trace!(%topic, "published to nobody")
+                    }
+                    Err(error) => tracing::debug!(%topic, %error, "not published"),
+                }
+            }
+            Command::ReportValidation {
+                message_id,
+                source,
+                acceptance,
+            } => {
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&message_id, &source, acceptance);
+            }
         }
     }
 
@@ -422,6 +496,28 @@ impl EventLoop {
                     message,
                 } = event
                 {
+                    if let Some(author) = self.user_topics.get(&message.topic).copied() {
+                        // Checked and stored by the social service, which reports the verdict.
+                        let object = GossipObject {
+                            author,
+                            data: message.data,
+                            message_id: message_id.clone(),
+                            source: propagation_source,
+                        };
+                        if self.gossip_objects.try_send(object).is_ok() {
+                            return;
+                        }
+                        tracing::debug!(%author, "social service busy: gossip message ignored");
+                        self.swarm
+                            .behaviour_mut()
+                            .gossipsub
+                            .report_message_validation_result(
+                                &message_id,
+                                &propagation_source,
+                                MessageAcceptance::Ignore,
+                            );
+                        return;
+                    }
                     let acceptance = self.on_gossip_message(&message);
                     // With validation on, every message must get a verdict or it stalls.
                     self.swarm

@@ -147,6 +147,37 @@ impl NodeHandle {
         self.send(Command::Announce).await
     }
 
+    /// Starts receiving `author`'s gossip (their signed objects), for the social service.
+    pub(crate) async fn subscribe_user(&self, author: PeerId) -> Result<(), Error> {
+        self.send(Command::SubscribeUser { author }).await
+    }
+
+    /// Stops receiving `author`'s gossip.
+    pub(crate) async fn unsubscribe_user(&self, author: PeerId) -> Result<(), Error> {
+        self.send(Command::UnsubscribeUser { author }).await
+    }
+
+    /// Publishes `data` on `topic` (nobody subscribed is not an error: pull sync covers it).
+    pub(crate) async fn publish(&self, topic: String, data: Vec<u8>) -> Result<(), Error> {
+        self.send(Command::Publish { topic, data }).await
+    }
+
+    /// Reports the verdict on a gossip message handed to the social service.
+    pub(crate) async fn report_validation(
+        &self,
+        message_id: libp2p::gossipsub::MessageId,
+        source: PeerId,
+        acceptance: libp2p::gossipsub::MessageAcceptance,
+    ) {
+        let _ = self
+            .send(Command::ReportValidation {
+                message_id,
+                source,
+                acceptance,
+            })
+            .await;
+    }
+
     pub(crate) async fn add_dht_addresses(&self, peer: PeerId, addrs: Vec<Multiaddr>) {
         let _ = self.send(Command::AddDhtAddresses { peer, addrs }).await;
     }

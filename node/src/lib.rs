@@ -39,11 +39,11 @@ pub use dispatch::{Handler, Policy, RequestContext, RouteClient, Router};
 pub use error::Error;
 pub use handle::NodeHandle;
 pub use node::{Node, NodeConfig};
-pub use services::NetworkService;
+pub use services::{MAX_PAGE, NetworkService, SocialService, SyncReport};
 pub use state::{Connection, now_ms};
 pub use transport::{TransportKind, build_transport, check_address};
 
-use kith_protocols::NodeInfo;
+use kith_protocols::{EventView, NodeInfo};
 use libp2p::PeerId;
 
 /// Something that happened on the node, for subscribers (the web UI's event stream, tests).
@@ -86,4 +86,23 @@ pub enum NodeEvent {
         /// Why.
         reason: String,
     },
+    /// Something the owner sees happened in the social core (a post arrived, a follow changed).
+    Social(Box<EventView>),
+}
+
+impl NodeEvent {
+    /// What the owner's event stream shows of this event, if anything.
+    pub fn to_view(&self) -> Option<EventView> {
+        match self {
+            NodeEvent::PeerConnected { peer } => Some(EventView::PeerConnected { peer_id: *peer }),
+            NodeEvent::PeerDisconnected { peer } => {
+                Some(EventView::PeerDisconnected { peer_id: *peer })
+            }
+            NodeEvent::Social(view) => Some((**view).clone()),
+            NodeEvent::DialStarted { .. }
+            | NodeEvent::PeerVerified { .. }
+            | NodeEvent::PeerFailed { .. }
+            | NodeEvent::PeerRejected { .. } => None,
+        }
+    }
 }

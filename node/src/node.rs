@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use kith_config::{Limits, NetworkKey, Role, Settings};
-use kith_protocols::{PeerSource, routes};
+use kith_protocols::{PeerSource, VerifyRules, routes};
 use kith_storage::Store;
 use libp2p::{Multiaddr, Swarm, identity::Keypair, metrics::Metrics, swarm};
 use prometheus_client::registry::Registry;
@@ -18,7 +18,7 @@ use crate::{
     dispatch::{DispatchMetrics, Policy, RequestLimits, Router, spawn_dispatcher},
     event_loop::EventLoop,
     handle::COMMAND_CAPACITY,
-    services::NetworkService,
+    services::{NetworkService, SocialConfig, SocialMetrics, SocialService, spawn_social_tasks},
     state::NodeState,
     transport::{TransportKind, build_transport, check_address},
 };
@@ -28,6 +28,9 @@ use crate::{
 const EVENT_CAPACITY: usize = 1024;
 /// Capacity of the pipeline's notice channel.
 const NOTICE_CAPACITY: usize = 1024;
+/// Capacity of the queue of gossip messages waiting for the social service; when full, more
+/// are ignored (the pull sync fetches them).
+const GOSSIP_CAPACITY: usize = 1024;
 /// How long a listener may take to report its address at start-up.
 const LISTEN_DEADLINE: Duration = Duration::from_secs(5);
 /// How long shutdown waits for tasks to finish before giving up on them.
@@ -58,6 +61,10 @@ pub struct NodeConfig {
     pub announce_interval: Duration,
     /// How often a node with no connections tries its known peers and bootstrap list again.
     pub reconnect_interval: Duration,
+    /// How often followees are synced (pull) even when nothing else asks for it.
+    pub sync_interval: Duration,
+    /// Longest post text this node signs and accepts.
+    pub max_post_chars: usize,
 }
 
 impl NodeConfig {
@@ -69,6 +76,7 @@ impl NodeConfig {
             bootstrap: settings.bootstrap.clone(),
             mdns: settings.mdns,
             limits: settings.limits,
+            max_post_chars: settings.limits.max_post_chars as usize,
             ..Self::loopback(keypair, network_key)
         }
     }
@@ -91,6 +99,8 @@ impl NodeConfig {
             request_timeout: Duration::from_secs(5),
             announce_interval: Duration::from_secs(60),
             reconnect_interval: Duration::from_secs(30),
+            sync_interval: Duration::from_secs(60),
+            max_post_chars: kith_protocols::DEFAULT_MAX_POST_CHARS,
         }
     }
 }
@@ -100,6 +110,7 @@ impl NodeConfig {
 pub struct Node {
     handle: NodeHandle,
     network: NetworkService,
+    social: SocialService,
     registry: Arc<Registry>,
     tasks: TaskTracker,
     token: CancellationToken,
@@ -119,6 +130,7 @@ impl Node {
         let libp2p_metrics = Metrics::new(&mut registry);
         let pipeline_metrics = PipelineMetrics::register(&mut registry);
         let dispatch_metrics = DispatchMetrics::register(&mut registry);
+        let social_metrics = SocialMetrics::register(&mut registry);
 
         let transport = build_transport(
             &config.keypair,
@@ -149,6 +161,7 @@ impl Node {
         let (notice_tx, notice_rx) = mpsc::channel(NOTICE_CAPACITY);
         let (event_tx, _) = broadcast::channel::<NodeEvent>(EVENT_CAPACITY);
         let (found_tx, found_rx) = discovery::channel(pipeline_metrics.clone());
+        let (gossip_tx, gossip_rx) = mpsc::channel(GOSSIP_CAPACITY);
         let handle = NodeHandle::new(
             command_tx,
             state.clone(),
@@ -168,13 +181,34 @@ impl Node {
             event_tx,
             state,
             libp2p_metrics,
+            gossip_tx,
             config.announce_interval,
             token.child_token(),
         );
         event_loop.listen(&config.listen, LISTEN_DEADLINE).await?;
 
-        let router = infrastructure_routes(config.role);
         let policy = Policy::new(config.role);
+        let social = SocialService::new(
+            handle.clone(),
+            store.clone(),
+            SocialConfig {
+                keypair: config.keypair.clone(),
+                rules: VerifyRules {
+                    max_post_chars: config.max_post_chars,
+                    ..VerifyRules::default()
+                },
+                policy: policy.clone(),
+                sync_interval: config.sync_interval,
+            },
+            social_metrics,
+            tasks.clone(),
+            token.child_token(),
+        );
+        social.load_devices()?;
+        let router = match config.role {
+            Role::Member => social.serve(infrastructure_routes(config.role)),
+            Role::Bootstrap => infrastructure_routes(config.role),
+        };
         // The info document lists what a peer may actually call, not the routes a bootstrap
         // node registers only to refuse.
         let served = router
@@ -206,6 +240,9 @@ impl Node {
         .map_err(|e| Error::Transport(format!("registering routes: {e}")))?;
 
         tasks.spawn(event_loop.run());
+        if config.role == Role::Member {
+            spawn_social_tasks(&social, gossip_rx);
+        }
         let pipeline = Pipeline::new(
             PipelineConfig {
                 rate_per_sec: config.limits.dial_rate_per_sec,
@@ -232,6 +269,7 @@ impl Node {
         Ok(Node {
             handle,
             network,
+            social,
             registry: Arc::new(registry),
             tasks,
             token,
@@ -246,6 +284,11 @@ impl Node {
     /// The network service of this node.
     pub fn network(&self) -> &NetworkService {
         &self.network
+    }
+
+    /// The social service of this node.
+    pub fn social(&self) -> &SocialService {
+        &self.social
     }
 
     /// The metrics registry (libp2p's metrics plus Kith's own), for `/metrics`.
@@ -287,7 +330,7 @@ fn infrastructure_routes(role: Role) -> Router {
             Ok(serde_json::Value::Null)
         });
     if role == Role::Bootstrap {
-        for route in [routes::posts(), routes::follow()] {
+        for route in routes::content() {
             router = router.route(route, refuse);
         }
     }

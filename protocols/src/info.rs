@@ -45,10 +45,13 @@ const MAX_REPORTED_LEN: usize = 64;
 /// `listen_addrs` are read as empty when absent, and entries this version cannot parse are
 /// skipped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NodeInfo {
     /// The node's libp2p peer id (base58 string on the wire).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub peer_id: PeerId,
     /// Whether the node is a member (a person's node) or a bootstrap node.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub role: Role,
     /// The fingerprint of the node's network key (PSK), lowercase hex. Two nodes on the same
     /// network have the same fingerprint; the key itself never leaves the node.
@@ -56,12 +59,15 @@ pub struct NodeInfo {
     /// The Kith software version, e.g. `0.1.0`.
     pub version: String,
     /// The wire contract version the node speaks (see [`PROTOCOL_VERSION`]).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub protocol_version: Version,
     /// The routes the node serves.
     #[serde(default, deserialize_with = "skip_unparseable")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub routes: Vec<Route>,
     /// Addresses the node listens on or is reachable at.
     #[serde(default, deserialize_with = "skip_unparseable")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub listen_addrs: Vec<Multiaddr>,
     /// The person behind the node, if they have set a profile (member nodes only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -122,10 +128,15 @@ pub enum Incompatibility {
 /// Every field defaults when absent and unknown fields are ignored, so fields can be added in
 /// later versions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ProfileSummary {
     /// The name the person chose to be shown as.
     pub display_name: String,
+    /// Whether the account is locked: its posts and full profile go to approved followers only.
+    /// Written only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub locked: bool,
 }
 
 /// One peer in a [`PeersResponse`]: `{"peer_id":"12D3KooW...","addrs":["/ip4/..."],"role":"member"}`.
@@ -187,6 +198,7 @@ mod tests {
             listen_addrs: vec!["/ip4/10.0.0.2/tcp/4001".parse().unwrap()],
             profile: Some(ProfileSummary {
                 display_name: "Ada".to_owned(),
+                locked: false,
             }),
         }
     }

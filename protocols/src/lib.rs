@@ -61,12 +61,14 @@ mod frame;
 mod info;
 mod object;
 mod route;
+mod social;
 mod source;
 mod topic;
 
 pub use api::{
     AddPeerRequest, AddPeerResponse, ApiErrorBody, ApiErrorDetail, BlockRequest, BlockView,
-    InviteView, PeerView, StatusView,
+    DeviceView, EventView, FollowView, InviteView, NewPost, PeerView, PostPage, PostView,
+    ProfileUpdate, ProfileView, StatusView, UserView,
 };
 pub use envelope::{Request, Response, now_unix_ms};
 pub use error::Error;
@@ -85,6 +87,11 @@ pub use object::{
     ObjectError, ObjectId, ObjectKind, PostContent, Profile, SignedObject, VerifyRules,
 };
 pub use route::{MAX_SEGMENT_LEN, Op, Route, RouteClass, Version, Visibility, class_of, routes};
+pub use social::{
+    FollowBody, FollowDecision, FollowOutcome, FollowReply, MAX_DIGEST_RANGES, MAX_SYNC_BYTES,
+    MAX_SYNC_IDS, MAX_SYNC_PAGE, ObjectsBody, ObjectsPage, ObjectsReply, Position, PostsRequest,
+    PostsResponse, ProfileResponse, RangeDigest, TimeRange, TimelineRequest,
+};
 pub use source::PeerSource;
 pub use topic::{
     Announcement, MAX_ANNOUNCEMENT_ADDRS, MAX_ANNOUNCEMENT_LEN, NETWORK_TOPIC, parse_user_topic,

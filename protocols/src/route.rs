@@ -461,6 +461,14 @@ pub mod routes {
         }
     }
 
+    /// A well-known route with a sub-domain.
+    fn known_sub(visibility: Visibility, op: Op, domain: &'static str, sub: &'static str) -> Route {
+        Route {
+            sub: Some(sub.to_owned()),
+            ..known(visibility, op, domain)
+        }
+    }
+
     /// `/public/get/info/0.0.0`: the callee's [`NodeInfo`](crate::NodeInfo). Request body `{}`,
     /// response body the node info document.
     pub fn info() -> Route {
@@ -473,15 +481,59 @@ pub mod routes {
         known(Visibility::Public, Op::Get, "peers")
     }
 
-    /// `/public/get/posts/0.0.0`: the callee's posts (content route, served by later versions).
+    /// `/public/get/posts/0.0.0`: pull sync of the callee's own posts and deletes, and the set
+    /// reconciliation that repairs holes. Request body a
+    /// [`PostsRequest`](crate::PostsRequest), response body the matching
+    /// [`PostsResponse`](crate::PostsResponse). Followers-only when the callee's account is locked.
     pub fn posts() -> Route {
         known(Visibility::Public, Op::Get, "posts")
     }
 
-    /// `/public/post/follow/0.0.0`: tell the callee that the caller follows them (content route,
-    /// served by later versions).
+    /// `/public/get/profile/0.0.0`: the callee's signed profile. Request body `{}`, response
+    /// body a [`ProfileResponse`](crate::ProfileResponse). Followers-only when locked.
+    pub fn profile() -> Route {
+        known(Visibility::Public, Op::Get, "profile")
+    }
+
+    /// `/public/post/follow/0.0.0`: the caller follows (or unfollows) the callee. Request body a
+    /// [`FollowBody`](crate::FollowBody) carrying the caller's signed follow or unfollow, response
+    /// body a [`FollowReply`](crate::FollowReply).
     pub fn follow() -> Route {
         known(Visibility::Public, Op::Post, "follow")
+    }
+
+    /// `/public/post/follow/decision/0.0.0`: a locked account's owner tells the caller's
+    /// follow request was approved or rejected. Request body a
+    /// [`FollowDecision`](crate::FollowDecision), response body `{}`.
+    pub fn follow_decision() -> Route {
+        known_sub(Visibility::Public, Op::Post, "follow", "decision")
+    }
+
+    /// `/public/post/objects/0.0.0`: the callee's followee hands over its own new objects
+    /// directly (how a locked account, which publishes nothing on its open topic, reaches its
+    /// approved followers). Request body an [`ObjectsBody`](crate::ObjectsBody), response body
+    /// an [`ObjectsReply`](crate::ObjectsReply).
+    pub fn objects() -> Route {
+        known(Visibility::Public, Op::Post, "objects")
+    }
+
+    /// `/private/get/timeline/0.0.0`: the owner's home timeline, for the owner's paired
+    /// devices only. Request body a [`TimelineRequest`](crate::TimelineRequest), response body
+    /// an [`ObjectsPage`](crate::ObjectsPage).
+    pub fn timeline() -> Route {
+        known(Visibility::Private, Op::Get, "timeline")
+    }
+
+    /// Every content route a member node serves.
+    pub fn content() -> [Route; 6] {
+        [
+            posts(),
+            profile(),
+            follow(),
+            follow_decision(),
+            objects(),
+            timeline(),
+        ]
     }
 }
 

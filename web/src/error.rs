@@ -15,7 +15,7 @@
 use std::{borrow::Cow, fmt, time::Duration};
 
 use axum::{
-    extract::rejection::{JsonRejection, PathRejection},
+    extract::rejection::{JsonRejection, PathRejection, QueryRejection},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -207,6 +207,17 @@ impl From<PathRejection> for ApiError {
             }
             // Only a route declared without the parameter its handler extracts: our bug.
             other => ApiError::internal(&other),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        match rejection {
+            QueryRejection::FailedToDeserializeQueryString(e) => {
+                ApiError::invalid_request(format!("invalid query: {}", source_text(&e)))
+            }
+            other => ApiError::invalid_request(other.body_text()),
         }
     }
 }

@@ -4,7 +4,8 @@
 //! of status (415, 422, …). These wrappers run the same extractors and convert the rejection, so
 //! a client always gets the API's JSON error with code `invalid-request`: a body that is not
 //! JSON, a missing `Content-Type`, a body that does not match the expected shape, a malformed
-//! peer id in the path, a body over the size limit (413).
+//! peer id or post id in the path, a query parameter that does not parse, a body over the size
+//! limit (413).
 
 use axum::{
     extract::{FromRequest, FromRequestParts},
@@ -41,3 +42,8 @@ impl<T: Serialize> IntoResponse for ApiJson<T> {
 #[derive(Debug, Clone, Copy, Default, FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub(crate) struct ApiPath<T>(pub T);
+
+/// The query string, e.g. the `?limit=20&before=...` of `/api/v1/timeline`.
+#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub(crate) struct ApiQuery<T>(pub T);

@@ -2,25 +2,55 @@
 //! answers, `GET /readyz` whether the node behind it is running (503 while it is not, e.g. during
 //! shutdown), for process supervisors and load balancers.
 
-use axum::{Router, extract::State, http::StatusCode, routing::get};
+use axum::{extract::State, http::StatusCode};
 use kith_protocols::StatusView;
+use utoipa::OpenApi;
 
-use crate::{AppState, extract::ApiJson};
+use crate::{
+    AppState,
+    extract::ApiJson,
+    router::{Endpoint, Verb},
+};
 
 /// `/healthz` and `/readyz`.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub(crate) fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Verb::Get, "/healthz", healthz),
+        Endpoint::new(Verb::Get, "/readyz", readyz),
+    ]
 }
 
-async fn healthz() -> ApiJson<StatusView> {
+/// This module's part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(paths(healthz, readyz))]
+pub(crate) struct Docs;
+
+/// Liveness: the HTTP server answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "probes",
+    security(()),
+    responses((status = 200, description = "`{\"status\":\"ok\"}`", body = StatusView))
+)]
+pub(crate) async fn healthz() -> ApiJson<StatusView> {
     ApiJson(StatusView {
         status: "ok".to_owned(),
     })
 }
 
-async fn readyz(State(state): State<AppState>) -> (StatusCode, ApiJson<StatusView>) {
+/// Readiness: the node behind the server is running.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "probes",
+    security(()),
+    responses(
+        (status = 200, description = "`{\"status\":\"ready\"}`", body = StatusView),
+        (status = 503, description = "`{\"status\":\"starting\"}`: the node is not running", body = StatusView),
+    )
+)]
+pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, ApiJson<StatusView>) {
     if state.network.node().is_running() {
         (
             StatusCode::OK,

@@ -1,5 +1,8 @@
 //! Handler tests against the state of a real, running node (TCP on loopback, its own temporary
-//! database), driven through the whole router with `oneshot`, plus one test over a real socket.
+//! database), driven through the whole router with `oneshot`, plus tests over a real socket.
+//! The social endpoints are tested in `social`.
+
+mod social;
 
 use std::time::Duration;
 
@@ -48,7 +51,7 @@ impl TestApp {
             .expect("start node");
         let api_token = ApiToken::generate();
         let token = api_token.as_str().to_owned();
-        let state = AppState::new(node.network().clone(), api_token, node.metrics());
+        let state = AppState::new(&node, api_token);
         TestApp {
             app: router(state.clone()),
             node,

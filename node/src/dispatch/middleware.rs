@@ -38,6 +38,14 @@ impl Policy {
             .insert(peer);
     }
 
+    /// Withdraws `peer`'s access to private routes.
+    pub fn unpair(&self, peer: &PeerId) {
+        self.paired
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(peer);
+    }
+
     /// Whether this node's role serves `route` at all, whoever asks.
     pub fn admits_route(&self, route: &Route) -> bool {
         !(self.role == Role::Bootstrap && routes::class_of(route) == RouteClass::Content)

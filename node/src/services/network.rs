@@ -61,7 +61,13 @@ impl NetworkService {
             protocol_version: PROTOCOL_VERSION,
             routes: self.routes.clone(),
             listen_addrs: self.node.listen_addrs(),
-            profile: None,
+            profile: self
+                .store
+                .social()
+                .profile(&self.node.local_peer_id())
+                .ok()
+                .flatten()
+                .and_then(|object| super::profile_summary(&object)),
         }
     }
 

@@ -98,26 +98,62 @@ impl Social {
     ) -> Result<(u64, [u8; 32])> {
         let mut count = 0u64;
         let mut digest = [0u8; 32];
-        let Some(range) = half_open(
-            keys::peer_time(author, from_ms),
-            keys::peer_time(author, to_ms),
-        ) else {
-            return Ok((count, digest));
-        };
-        for entry in self
-            .tree(TreeName::PostsByAuthor)
-            .range::<Vec<u8>, _>(range)
-        {
-            let (key, _) = entry?;
-            let Some(id) = keys::trailing_id(&key) else {
-                continue;
-            };
+        for id in self.ids_between(author, from_ms, to_ms) {
             count += 1;
-            for (out, byte) in digest.iter_mut().zip(id.as_bytes()) {
+            for (out, byte) in digest.iter_mut().zip(id?.as_bytes()) {
                 *out ^= byte;
             }
         }
         Ok((count, digest))
+    }
+
+    /// The ids of `author`'s stored posts with `from_ms <= created_at < to_ms`, oldest first, at
+    /// most `limit`, and whether the range holds more: the leaf step of set reconciliation.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sled`](crate::Error::Sled) if the read failed.
+    pub fn post_ids_between(
+        &self,
+        author: &PeerId,
+        from_ms: u64,
+        to_ms: u64,
+        limit: usize,
+    ) -> Result<(Vec<ObjectId>, bool)> {
+        let mut ids = Vec::new();
+        for id in self.ids_between(author, from_ms, to_ms) {
+            let id = id?;
+            if ids.len() == limit {
+                return Ok((ids, true));
+            }
+            ids.push(id);
+        }
+        Ok((ids, false))
+    }
+
+    /// The ids in `author`'s slice of `posts_by_author` between two times, in key order, read
+    /// from the keys alone (no object is fetched).
+    fn ids_between(
+        &self,
+        author: &PeerId,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> impl Iterator<Item = Result<ObjectId>> + use<> {
+        let range = half_open(
+            keys::peer_time(author, from_ms),
+            keys::peer_time(author, to_ms),
+        );
+        range
+            .map(|range| {
+                self.tree(TreeName::PostsByAuthor)
+                    .range::<Vec<u8>, _>(range)
+            })
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| match entry {
+                Ok((key, _)) => keys::trailing_id(&key).map(Ok),
+                Err(error) => Some(Err(error.into())),
+            })
     }
 
     /// Puts every stored post of `author` on the home timeline (when the owner starts

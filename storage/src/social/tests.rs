@@ -773,6 +773,18 @@ async fn posts_since_and_range_digest_agree_with_what_was_inserted() {
             expected(from, to),
             "{from}..{to}"
         );
+        // The leaf step lists the same ids the digest covers, oldest first.
+        let in_range: Vec<ObjectId> = oldest_first
+            .iter()
+            .filter(|(created_at, _)| (from..to).contains(created_at))
+            .map(|(_, id)| *id)
+            .collect();
+        let (listed, more) = social.post_ids_between(&alice_id, from, to, 100).unwrap();
+        assert_eq!((listed, more), (in_range.clone(), false), "{from}..{to}");
+        if in_range.len() > 3 {
+            let (listed, more) = social.post_ids_between(&alice_id, from, to, 3).unwrap();
+            assert_eq!((listed.as_slice(), more), (&in_range[..3], true));
+        }
     }
     assert_eq!(social.range_digest(&alice_id, 0, u64::MAX).unwrap().0, 30);
 

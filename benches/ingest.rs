@@ -1,0 +1,407 @@
+//! Ingest benchmark (issue 3): how many posts per second one node takes through its HTTP API,
+//! and how long each one waits for its `201`, compared with raw sled doing the same durable
+//! writes.
+//!
+//! * **Kith** — the release binary (`$KITH_BIN`, default `target/release/kith`) runs as its own
+//!   process on a fresh data directory. [`CLIENTS`] concurrent clients, each on its own
+//!   keep-alive connection, send `POST /api/v1/posts` `{"text": …}` back to back; every answer
+//!   must be `201`. The node signs each post, stores it and flushes it before it answers (group
+//!   commit: one flush for everything queued meanwhile), then publishes it and sends the stored
+//!   post back.
+//! * **Baseline: raw sled** — in this process, the same number of concurrent writers on a sled
+//!   0.34.7 database configured like the node's (64 MiB cache, no background flush), each doing
+//!   `insert` of the exact bytes of a signed post of the same text length under a 32-byte key,
+//!   then `flush_async().await`: the same flush-before-ack pattern, with whatever grouping of
+//!   concurrent flushes sled itself does. No signing, no indexes, no HTTP.
+//!
+//! Each run warms up for [`WARM_UP`], then measures for [`WINDOW`]: the rate counts requests
+//! completed inside the window, the latencies are those of requests started inside it. The CPU
+//! time of the node process and of this process (the load generator) over the window is read
+//! from `/proc`, because on a 2-core machine both compete for the same cores.
+//!
+//! Afterwards the node is stopped (SIGTERM) and its database opened here: it must hold exactly
+//! as many posts of the node's owner as the node answered `201` for.
+//!
+//! Run with `cargo build --release && cargo bench --bench ingest`.
+//! `KITH_BENCH_CLIENTS` and `KITH_BENCH_SECONDS` change the client count and the window.
+
+mod support;
+
+use std::{
+    str::FromStr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use kith_storage::Store;
+use libp2p::PeerId;
+use support::{KithProcess, Percentiles, Result, post_text, verdict};
+
+/// Concurrent clients (and raw sled writers), unless `KITH_BENCH_CLIENTS` says otherwise.
+const CLIENTS: u64 = 32;
+/// Measured window in seconds, unless `KITH_BENCH_SECONDS` says otherwise.
+const WINDOW: u64 = 10;
+/// Load before the window opens, not measured.
+const WARM_UP: Duration = Duration::from_secs(2);
+/// The node's (and the baseline's) database cache: `kith run`'s default.
+const CACHE_BYTES: u64 = 64 << 20;
+/// Targets of issue 3.
+const TARGET_RATE: f64 = 5_000.0;
+const TARGET_P99_MS: f64 = 10.0;
+
+fn main() {
+    support::run_main("ingest", run);
+}
+
+async fn run() -> Result<()> {
+    let bin = support::kith_binary()?;
+    let clients = support::env_number("KITH_BENCH_CLIENTS", CLIENTS)?.max(1);
+    let window = Duration::from_secs(support::env_number("KITH_BENCH_SECONDS", WINDOW)?.max(1));
+
+    println!("# Kith ingest benchmark\n");
+    support::print_machine();
+
+    // The bytes the baseline writes: a signed post of the same text length as the posts sent
+    // to the node.
+    let sample = support::sample_post()?;
+    println!(
+        "{clients} concurrent clients, {} s warm-up, {} s window; a post's text is {} characters, \
+         its signed object {} bytes of JSON.\n",
+        WARM_UP.as_secs(),
+        window.as_secs(),
+        post_text(0).len(),
+        sample.as_bytes().len()
+    );
+
+    let baseline = sled_baseline(clients, sample.as_bytes(), window).await?;
+    let kith = http_ingest(&bin, clients, window).await?;
+
+    println!("## Results\n");
+    println!(
+        "| run | ops in window | ops/s | p50 | p90 | p99 | max | CPU: node / bench | ops/s vs baseline |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    baseline.row(
+        "raw sled: insert + `flush_async` (baseline)",
+        baseline.rate(),
+    )?;
+    kith.row("Kith: `POST /api/v1/posts` → 201", baseline.rate())?;
+    println!();
+
+    let latency = kith.latencies()?;
+    println!(
+        "Target ≥ {TARGET_RATE} posts/s: {} ({:.0} posts/s, {:.2} of the raw sled baseline's {:.0}/s)",
+        verdict(kith.rate() >= TARGET_RATE),
+        kith.rate(),
+        kith.rate() / baseline.rate(),
+        baseline.rate()
+    );
+    println!(
+        "Target p99 < {TARGET_P99_MS} ms: {} (p99 {:.2} ms, p50 {:.2} ms)",
+        verdict(latency.p99 < TARGET_P99_MS),
+        latency.p99,
+        latency.p50
+    );
+    println!("Load average at the end: {}", support::load_average());
+    Ok(())
+}
+
+/// When the measured window opens and closes.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    open: Instant,
+    close: Instant,
+}
+
+impl Window {
+    fn after_warm_up(length: Duration) -> Window {
+        let open = Instant::now() + WARM_UP;
+        Window {
+            open,
+            close: open + length,
+        }
+    }
+
+    fn is_over(&self) -> bool {
+        Instant::now() >= self.close
+    }
+}
+
+/// What one client or writer saw.
+#[derive(Debug, Default)]
+struct WorkerLog {
+    /// Operations that completed inside the window.
+    completed: u64,
+    /// Latencies of operations started inside the window.
+    latencies: Vec<Duration>,
+    /// Every operation that succeeded, warm-up and stragglers included.
+    succeeded: u64,
+}
+
+impl WorkerLog {
+    fn record(&mut self, window: &Window, started: Instant, finished: Instant) {
+        self.succeeded += 1;
+        if finished >= window.open && finished <= window.close {
+            self.completed += 1;
+        }
+        if started >= window.open && started < window.close {
+            self.latencies.push(finished - started);
+        }
+    }
+}
+
+/// One run's outcome.
+struct Load {
+    window: Duration,
+    completed: u64,
+    latencies: Vec<Duration>,
+    succeeded: u64,
+    /// CPU time over the window, of the node process (if any) and of this process.
+    node_cpu: Option<Duration>,
+    bench_cpu: Duration,
+}
+
+impl Load {
+    fn collect(
+        window: Duration,
+        logs: Vec<WorkerLog>,
+        node_cpu: Option<Duration>,
+        bench_cpu: Duration,
+    ) -> Load {
+        let mut load = Load {
+            window,
+            completed: 0,
+            latencies: Vec::new(),
+            succeeded: 0,
+            node_cpu,
+            bench_cpu,
+        };
+        for log in logs {
+            load.completed += log.completed;
+            load.succeeded += log.succeeded;
+            load.latencies.extend(log.latencies);
+        }
+        load
+    }
+
+    fn rate(&self) -> f64 {
+        self.completed as f64 / self.window.as_secs_f64()
+    }
+
+    fn latencies(&self) -> Result<Percentiles> {
+        Percentiles::of_durations(&self.latencies)
+            .ok_or_else(|| "no operation in the window".into())
+    }
+
+    fn row(&self, name: &str, baseline_rate: f64) -> Result<()> {
+        let p = self.latencies()?;
+        // CPU time per wall-clock second: 1.0 is one core busy.
+        let cores = |cpu: Duration| cpu.as_secs_f64() / self.window.as_secs_f64();
+        let node = self
+            .node_cpu
+            .map_or_else(|| "–".to_owned(), |cpu| format!("{:.2}", cores(cpu)));
+        println!(
+            "| {name} | {} | **{:.0}** | {:.2} ms | {:.2} ms | **{:.2} ms** | {:.2} ms | {node} / {:.2} cores | {:.2} |",
+            self.completed,
+            self.rate(),
+            p.p50,
+            p.p90,
+            p.p99,
+            p.max,
+            cores(self.bench_cpu),
+            self.rate() / baseline_rate
+        );
+        Ok(())
+    }
+}
+
+/// CPU time of `pid` (and of this process) between two points.
+struct CpuMeter {
+    pid: Option<String>,
+    node_start: Option<Duration>,
+    bench_start: Duration,
+}
+
+impl CpuMeter {
+    fn start(pid: Option<u32>) -> Result<CpuMeter> {
+        let pid = pid.map(|p| p.to_string());
+        Ok(CpuMeter {
+            node_start: pid.as_deref().map(support::cpu_time).transpose()?,
+            bench_start: support::cpu_time("self")?,
+            pid,
+        })
+    }
+
+    fn stop(&self) -> Result<(Option<Duration>, Duration)> {
+        let node = match (&self.pid, self.node_start) {
+            (Some(pid), Some(start)) => Some(support::cpu_time(pid)?.saturating_sub(start)),
+            _ => None,
+        };
+        Ok((
+            node,
+            support::cpu_time("self")?.saturating_sub(self.bench_start),
+        ))
+    }
+}
+
+/// Sleeps until `at`, then reads the meter's start; returns it.
+async fn meter_at(at: Instant, pid: Option<u32>) -> Result<CpuMeter> {
+    tokio::time::sleep_until(at.into()).await;
+    CpuMeter::start(pid)
+}
+
+/// The baseline: `clients` concurrent sled writers, insert + `flush_async` each.
+async fn sled_baseline(clients: u64, bytes: &[u8], length: Duration) -> Result<Load> {
+    eprintln!("ingest: raw sled baseline, {clients} writers…");
+    let dir = tempfile::tempdir().map_err(|e| format!("creating a temporary directory: {e}"))?;
+    let db = sled::Config::new()
+        .path(dir.path())
+        .cache_capacity(CACHE_BYTES)
+        .flush_every_ms(None)
+        .open()
+        .map_err(|e| format!("opening sled in {}: {e}", dir.path().display()))?;
+    let bytes: Arc<[u8]> = bytes.into();
+    let window = Window::after_warm_up(length);
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..clients {
+        let db = db.clone();
+        let bytes = Arc::clone(&bytes);
+        workers.spawn(async move {
+            let mut log = WorkerLog::default();
+            let mut n = 0u64;
+            while !window.is_over() {
+                let key = pseudo_random_key(worker, n);
+                n += 1;
+                let started = Instant::now();
+                db.insert(key, &*bytes)
+                    .map_err(|e| format!("sled insert: {e}"))?;
+                db.flush_async()
+                    .await
+                    .map_err(|e| format!("sled flush: {e}"))?;
+                log.record(&window, started, Instant::now());
+            }
+            Ok::<_, String>(log)
+        });
+    }
+    let meter = meter_at(window.open, None).await?;
+    tokio::time::sleep_until(window.close.into()).await;
+    let (_, bench_cpu) = meter.stop()?;
+    let logs = join_all(workers).await?;
+    Ok(Load::collect(length, logs, None, bench_cpu))
+}
+
+/// A 32-byte key that spreads like the SHA-256 ids the node uses (splitmix64 of the worker and
+/// the sequence number), so that both runs insert at random places in the tree.
+fn pseudo_random_key(worker: u64, n: u64) -> [u8; 32] {
+    let mut state = worker.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ n;
+    let mut key = [0u8; 32];
+    for chunk in key.chunks_exact_mut(8) {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        chunk.copy_from_slice(&(z ^ (z >> 31)).to_be_bytes());
+    }
+    key
+}
+
+/// The measured run: `clients` keep-alive connections posting to a `kith run` process.
+async fn http_ingest(bin: &std::path::Path, clients: u64, length: Duration) -> Result<Load> {
+    eprintln!("ingest: Kith over HTTP, {clients} clients…");
+    let dir = tempfile::tempdir().map_err(|e| format!("creating a data directory: {e}"))?;
+    let node = KithProcess::start(bin, dir.path(), &[]).await?;
+    let owner =
+        PeerId::from_str(&node.banner.peer_id).map_err(|e| format!("the banner's peer id: {e}"))?;
+
+    // One post first, to check what the node answers.
+    let mut probe = node.connect().await?;
+    let body = serde_json::json!({ "text": post_text(u64::MAX) }).to_string();
+    let answer = probe.post_json("/api/v1/posts", body.as_bytes()).await?;
+    answer.expect(201, "POST /api/v1/posts")?;
+    let post = answer.json()?;
+    if post["text"] != post_text(u64::MAX) || post["author"] != node.banner.peer_id.as_str() {
+        return Err(format!(
+            "the 201 does not hold the post just written: {post}"
+        ));
+    }
+    drop(probe);
+
+    let mut connections = Vec::new();
+    for _ in 0..clients {
+        connections.push(node.connect().await?);
+    }
+    let window = Window::after_warm_up(length);
+    let mut workers = tokio::task::JoinSet::new();
+    for (worker, mut connection) in (0u64..).zip(connections) {
+        workers.spawn(async move {
+            let mut log = WorkerLog::default();
+            let mut n = worker * 10_000_000;
+            while !window.is_over() {
+                let body = serde_json::json!({ "text": post_text(n) }).to_string();
+                n += 1;
+                let started = Instant::now();
+                let answer = connection
+                    .post_json("/api/v1/posts", body.as_bytes())
+                    .await?;
+                let finished = Instant::now();
+                answer.expect(201, "POST /api/v1/posts")?;
+                log.record(&window, started, finished);
+            }
+            Ok::<_, String>(log)
+        });
+    }
+    let meter = meter_at(window.open, Some(node.pid())).await?;
+    tokio::time::sleep_until(window.close.into()).await;
+    let (node_cpu, bench_cpu) = meter.stop()?;
+    let logs = match join_all(workers).await {
+        Ok(logs) => logs,
+        Err(error) => return Err(format!("{error}{}", node.tail())),
+    };
+    let load = Load::collect(length, logs, node_cpu, bench_cpu);
+    node.terminate().await?;
+
+    // Every 201 must be a stored post: the probe's, the warm-up's, the window's and the
+    // stragglers'.
+    let answered = load.succeeded + 1;
+    let stored = count_posts(&dir.path().join("db"), &owner).await?;
+    if stored != answered {
+        return Err(format!(
+            "the node answered 201 for {answered} posts but its database holds {stored}"
+        ));
+    }
+    eprintln!("ingest: all {stored} posts answered with 201 are in the node's database");
+    Ok(load)
+}
+
+/// Waits for every worker; the first error wins.
+async fn join_all(mut workers: tokio::task::JoinSet<Result<WorkerLog>>) -> Result<Vec<WorkerLog>> {
+    let mut logs = Vec::new();
+    while let Some(joined) = workers.join_next().await {
+        logs.push(joined.map_err(|e| format!("a worker task failed: {e}"))??);
+    }
+    Ok(logs)
+}
+
+/// How many posts by `author` the database in `db` holds.
+async fn count_posts(db: &std::path::Path, author: &PeerId) -> Result<u64> {
+    let store =
+        Store::open(db, CACHE_BYTES).map_err(|e| format!("opening {}: {e}", db.display()))?;
+    let social = store.social();
+    let mut count = 0u64;
+    let mut cursor = None;
+    loop {
+        let page = social
+            .posts_by(author, 1000, cursor)
+            .map_err(|e| format!("listing posts in {}: {e}", db.display()))?;
+        count += page.items.len() as u64;
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    store
+        .close()
+        .await
+        .map_err(|e| format!("closing {}: {e}", db.display()))?;
+    Ok(count)
+}

@@ -1,0 +1,424 @@
+//! The social service: posts, profiles, likes, follows and timelines, and how they travel
+//! between nodes. The HTTP API (the owner) and the route handlers (other nodes) both call it,
+//! so each rule lives here once.
+//!
+//! - This module: the owner's own actions (write a post, delete it, like, edit the profile)
+//!   and the reads behind the API (timeline, a user, a user's posts).
+//! - `accept`: the one gate for objects that come from other nodes, whatever the path
+//!   (gossip, pull sync, direct push): verify, decide whether this node wants it, store, tell
+//!   the owner.
+//! - `delivery`: how the owner's new objects leave: published on the owner's topic, or handed
+//!   directly to approved followers when the account is locked.
+//! - `follows`: following and being followed, locked accounts and follow requests.
+//! - `sync`: pull sync from a followee's node (incremental from a cursor, then range
+//!   reconciliation) and the serving side of the same route.
+//! - `devices`: the owner's paired devices, the only peers allowed on `private` routes.
+//! - `routes`: the stream handlers, thin wrappers over the above.
+//! - `tasks`: what runs in the background: gossip intake, reactions to peers coming online,
+//!   the periodic sync.
+//! - `views`: turning stored objects into the API's views.
+
+mod accept;
+mod delivery;
+mod devices;
+mod follows;
+mod metrics;
+mod routes;
+mod sync;
+mod tasks;
+mod views;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use kith_protocols::{
+    Content, EventView, NewPost, ObjectId, PostContent, PostPage, PostView, Profile,
+    ProfileSummary, ProfileUpdate, ProfileView, SignedObject, UserView, VerifyRules,
+};
+use kith_storage::{Cursor, Inserted, Social, Store};
+use libp2p::{PeerId, identity::Keypair};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::{Error, NodeEvent, NodeHandle, Policy, state::now_ms};
+
+pub(crate) use metrics::SocialMetrics;
+pub use sync::SyncReport;
+pub(crate) use tasks::spawn_social_tasks;
+pub(crate) use views::profile_summary;
+
+/// Most items one API page returns.
+pub const MAX_PAGE: usize = 200;
+
+/// What the social service needs besides the node and the store.
+#[derive(Debug, Clone)]
+pub(crate) struct SocialConfig {
+    pub keypair: Keypair,
+    pub rules: VerifyRules,
+    pub policy: Policy,
+    pub sync_interval: Duration,
+}
+
+/// The social core of a node. Cheap to clone.
+#[derive(Clone)]
+pub struct SocialService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    node: NodeHandle,
+    store: Store,
+    social: Social,
+    keypair: Keypair,
+    me: PeerId,
+    rules: VerifyRules,
+    policy: Policy,
+    sync_interval: Duration,
+    /// Serializes the owner's read-modify-write changes (profile, device list).
+    owner_lock: tokio::sync::Mutex<()>,
+    /// One sync at a time per followee: a second caller waits for the first.
+    sync_locks: Mutex<HashMap<PeerId, Arc<tokio::sync::Mutex<()>>>>,
+    /// What peers said about themselves in their node info (locked accounts show no more).
+    summaries: Mutex<HashMap<PeerId, ProfileSummary>>,
+    metrics: SocialMetrics,
+    tasks: TaskTracker,
+    token: CancellationToken,
+}
+
+impl std::fmt::Debug for SocialService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocialService")
+            .field("me", &self.inner.me)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SocialService {
+    pub(crate) fn new(
+        node: NodeHandle,
+        store: Store,
+        config: SocialConfig,
+        metrics: SocialMetrics,
+        tasks: TaskTracker,
+        token: CancellationToken,
+    ) -> Self {
+        let me = config.keypair.public().to_peer_id();
+        SocialService {
+            inner: Arc::new(Inner {
+                node,
+                social: store.social(),
+                store,
+                keypair: config.keypair,
+                me,
+                rules: config.rules,
+                policy: config.policy,
+                sync_interval: config.sync_interval,
+                owner_lock: tokio::sync::Mutex::new(()),
+                sync_locks: Mutex::default(),
+                summaries: Mutex::default(),
+                metrics,
+                tasks,
+                token,
+            }),
+        }
+    }
+
+    /// Signed objects from other nodes refused so far (bad signature, wrong author, malformed).
+    pub fn objects_rejected(&self) -> u64 {
+        self.inner.metrics.rejected_total()
+    }
+
+    /// Objects found missing by reconciliation and fetched so far.
+    pub fn objects_repaired(&self) -> u64 {
+        self.inner.metrics.repaired_total()
+    }
+
+    /// The owner's peer id (the author of everything this node signs).
+    pub fn me(&self) -> PeerId {
+        self.inner.me
+    }
+
+    /// Writes a post: signs it, stores it durably, then hands it to followers.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Refused`] if the text breaks a rule (empty, too long); store errors.
+    pub async fn create_post(&self, new: NewPost) -> Result<PostView, Error> {
+        let object = self.sign(Content::Post(PostContent {
+            text: new.text,
+            reply_to: new.reply_to,
+            quote_of: new.quote_of,
+        }))?;
+        self.store_own(&object).await?;
+        self.deliver(&object).await;
+        let view = self.post_view(&object)?;
+        self.emit(EventView::Post { post: view.clone() });
+        Ok(view)
+    }
+
+    /// A stored post.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] if no post has this id here.
+    pub fn post(&self, id: &ObjectId) -> Result<PostView, Error> {
+        let object = self.stored_post(id)?;
+        self.post_view(&object)
+    }
+
+    /// Deletes one of the owner's posts: a signed tombstone, stored and delivered like a post,
+    /// removes it on every node that gets it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] if no post has this id here, [`Error::Forbidden`] if it is someone
+    /// else's.
+    pub async fn delete_post(&self, id: &ObjectId) -> Result<(), Error> {
+        let post = self.stored_post(id)?;
+        if post.author() != self.me() {
+            return Err(Error::Forbidden(
+                "only its author can delete a post".to_owned(),
+            ));
+        }
+        let object = self.sign(Content::Delete { target: *id })?;
+        self.store_own(&object).await?;
+        self.deliver(&object).await;
+        self.emit(EventView::Delete {
+            id: *id,
+            author: self.me(),
+        });
+        Ok(())
+    }
+
+    /// Likes a post (once: liking it again changes nothing).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] if no post has this id here.
+    pub async fn like(&self, id: &ObjectId) -> Result<PostView, Error> {
+        let post = self.stored_post(id)?;
+        if self.inner.social.like_by(id, &self.me())?.is_none() {
+            let object = self.sign(Content::Like { target: *id })?;
+            if self.inner.social.insert(&object, false).await? == Inserted::Stored {
+                self.deliver(&object).await;
+            }
+        }
+        self.post_view(&post)
+    }
+
+    /// The home timeline (the owner's and followees' posts), newest first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Refused`] for a cursor this node did not hand out.
+    pub fn timeline(&self, limit: usize, before: Option<&str>) -> Result<PostPage, Error> {
+        let page = self
+            .inner
+            .social
+            .timeline(page_limit(limit)?, parse_cursor(before)?)?;
+        self.page_view(page)
+    }
+
+    /// `peer`'s posts stored here, newest first. A locked account the owner does not follow
+    /// shows nothing (this node never received them).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Refused`] for a cursor this node did not hand out.
+    pub fn user_posts(
+        &self,
+        peer: &PeerId,
+        limit: usize,
+        before: Option<&str>,
+    ) -> Result<PostPage, Error> {
+        let page = self
+            .inner
+            .social
+            .posts_by(peer, page_limit(limit)?, parse_cursor(before)?)?;
+        self.page_view(page)
+    }
+
+    /// A person and how they relate to the owner.
+    ///
+    /// # Errors
+    ///
+    /// Store errors only: an unknown peer is a user with no profile.
+    pub fn user(&self, peer: &PeerId) -> Result<UserView, Error> {
+        let social = &self.inner.social;
+        let profile = match social.profile(peer)? {
+            Some(object) => Some(views::profile_view(&object)),
+            None => self
+                .summary(peer)
+                .map(|summary| views::summary_view(&summary)),
+        };
+        Ok(UserView {
+            peer_id: *peer,
+            is_self: *peer == self.me(),
+            profile,
+            following: social
+                .following_state(peer)?
+                .map(|state| views::outcome(state.status)),
+            follower: social
+                .follower_state(peer)?
+                .map(|state| views::outcome(state.status)),
+            connected: self.inner.node.is_connected(peer),
+        })
+    }
+
+    /// The owner's profile (empty until they set one).
+    ///
+    /// # Errors
+    ///
+    /// Store errors.
+    pub fn profile(&self) -> Result<ProfileView, Error> {
+        Ok(match self.inner.social.profile(&self.me())? {
+            Some(object) => views::profile_view(&object),
+            None => views::profile_view_of(&Profile::default(), None),
+        })
+    }
+
+    /// Whether the owner's account is locked (approves followers).
+    pub(crate) fn is_locked(&self) -> Result<bool, Error> {
+        Ok(self.own_profile()?.locked)
+    }
+
+    /// The owner's profile fields (defaults until set).
+    fn own_profile(&self) -> Result<Profile, Error> {
+        Ok(match self.inner.social.profile(&self.me())? {
+            Some(object) => match object.content() {
+                Content::Profile(profile) => profile.clone(),
+                _ => Profile::default(),
+            },
+            None => Profile::default(),
+        })
+    }
+
+    /// Changes the owner's profile: the fields given replace the stored ones; a new signed
+    /// profile replaces the old one everywhere it reaches.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Refused`] if a field breaks a rule (too long).
+    pub async fn update_profile(&self, update: ProfileUpdate) -> Result<ProfileView, Error> {
+        let _guard = self.inner.owner_lock.lock().await;
+        let current = self.inner.social.profile(&self.me())?;
+        let mut profile = self.own_profile()?;
+        let was_locked = profile.locked;
+        if let Some(name) = update.display_name {
+            profile.display_name = name;
+        }
+        if let Some(bio) = update.bio {
+            profile.bio = bio;
+        }
+        if let Some(avatar) = update.avatar {
+            profile.avatar = (!avatar.is_empty()).then_some(avatar);
+        }
+        if let Some(locked) = update.locked {
+            profile.locked = locked;
+        }
+        // Newest wins everywhere: never sign a profile older than the stored one.
+        let created_at = current
+            .as_ref()
+            .map_or(0, |stored| stored.created_at() + 1)
+            .max(now_ms());
+        let object = SignedObject::create_with_rules(
+            &self.inner.keypair,
+            created_at,
+            Content::Profile(profile.clone()),
+            &self.inner.rules,
+        )
+        .map_err(|e| Error::Refused(e.to_string()))?;
+        self.store_own(&object).await?;
+        if was_locked && !profile.locked {
+            // Unlocking lets every pending request in.
+            self.approve_all_requests().await?;
+        }
+        self.deliver(&object).await;
+        self.emit(EventView::Profile { peer_id: self.me() });
+        Ok(views::profile_view(&object))
+    }
+
+    /// Signs `content` as the owner, now.
+    fn sign(&self, content: Content) -> Result<SignedObject, Error> {
+        SignedObject::create_with_rules(&self.inner.keypair, now_ms(), content, &self.inner.rules)
+            .map_err(|e| Error::Refused(e.to_string()))
+    }
+
+    /// Stores one of the owner's new objects (posts on the home timeline), durably.
+    async fn store_own(&self, object: &SignedObject) -> Result<(), Error> {
+        match self.inner.social.insert(object, true).await? {
+            Inserted::Stored | Inserted::Duplicate => Ok(()),
+            refused => Err(Error::Refused(format!(
+                "the store refused the object ({refused:?})"
+            ))),
+        }
+    }
+
+    /// A stored post, or [`Error::NotFound`].
+    fn stored_post(&self, id: &ObjectId) -> Result<SignedObject, Error> {
+        match self.inner.social.get(id)? {
+            Some(object) if matches!(object.content(), Content::Post(_)) => Ok(object),
+            _ => Err(Error::NotFound(format!("no post {id} here"))),
+        }
+    }
+
+    fn summary(&self, peer: &PeerId) -> Option<ProfileSummary> {
+        self.inner
+            .summaries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(peer)
+            .cloned()
+    }
+
+    /// Keeps what `peer`'s node says about its owner (all a locked account shows strangers).
+    fn remember_summary(&self, peer: PeerId, summary: ProfileSummary) {
+        self.inner
+            .summaries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(peer, summary);
+    }
+
+    /// Tells the owner's event stream (and tests) about something.
+    fn emit(&self, view: EventView) {
+        // Nobody listening is fine.
+        let _ = self.inner.node.emit(NodeEvent::Social(Box::new(view)));
+    }
+
+    /// Runs `future` in the background for as long as the node runs.
+    fn spawn<F>(&self, future: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let token = self.inner.token.clone();
+        self.inner.tasks.spawn(async move {
+            tokio::select! {
+                _ = token.cancelled() => {}
+                _ = future => {}
+            }
+        });
+    }
+}
+
+/// A page size the API accepts: 1 to [`MAX_PAGE`].
+fn page_limit(limit: usize) -> Result<usize, Error> {
+    if (1..=MAX_PAGE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(Error::Refused(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        )))
+    }
+}
+
+fn parse_cursor(before: Option<&str>) -> Result<Option<Cursor>, Error> {
+    before
+        .map(|s| {
+            s.parse()
+                .map_err(|e: kith_storage::InvalidCursor| Error::Refused(e.to_string()))
+        })
+        .transpose()
+}
