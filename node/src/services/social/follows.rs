@@ -285,14 +285,7 @@ impl SocialService {
 
     /// Sends every pending follow whose followee is connected.
     pub(crate) async fn resend_pending_follows(&self) {
-        let following = match self.inner.social.following() {
-            Ok(following) => following,
-            Err(error) => {
-                tracing::warn!(%error, "could not list follows");
-                return;
-            }
-        };
-        for (peer, state) in following {
+        for (peer, state) in self.follows_for_background_work() {
             if state.status == FollowStatus::Requested && self.inner.node.is_connected(&peer) {
                 self.send_follow(peer, state).await;
             }
@@ -348,6 +341,15 @@ impl SocialService {
                 tracing::debug!(%peer, %error, "could not tell a follower the decision; they learn it when they ask again");
             }
         });
+    }
+
+    /// Everyone the owner follows or asked to follow, for background work: a store error is
+    /// logged and counts as nobody (the next tick tries again).
+    pub(crate) fn follows_for_background_work(&self) -> Vec<(PeerId, FollowState)> {
+        self.inner.social.following().unwrap_or_else(|error| {
+            tracing::warn!(%error, "could not list follows");
+            Vec::new()
+        })
     }
 
     /// Receives `peer`'s gossip from now on.

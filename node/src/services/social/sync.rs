@@ -443,14 +443,7 @@ impl SocialService {
 
     /// Syncs with every active followee that is connected (the periodic tick).
     pub(crate) async fn sync_connected_followees(&self) {
-        let following = match self.inner.social.following() {
-            Ok(following) => following,
-            Err(error) => {
-                tracing::warn!(%error, "could not list follows");
-                return;
-            }
-        };
-        for (peer, state) in following {
+        for (peer, state) in self.follows_for_background_work() {
             if state.status == FollowStatus::Active
                 && self.inner.node.is_connected(&peer)
                 && let Err(error) = self.sync_with(peer).await

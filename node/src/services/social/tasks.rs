@@ -123,13 +123,8 @@ impl SocialService {
 
     async fn tick(&self) {
         // Subscriptions do not survive a restart: open them again for every follow.
-        match self.inner.social.following() {
-            Ok(following) => {
-                for (peer, _) in following {
-                    self.subscribe(peer).await;
-                }
-            }
-            Err(error) => tracing::warn!(%error, "could not list follows"),
+        for (peer, _) in self.follows_for_background_work() {
+            self.subscribe(peer).await;
         }
         let mut ticker = tokio::time::interval(self.inner.sync_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
