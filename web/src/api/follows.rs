@@ -61,7 +61,7 @@ pub(crate) struct Docs;
     responses(
         (status = 200, description = "The follow", body = FollowView),
         (status = 400, description = "Not a peer id, or the owner's own", body = ApiErrorBody),
-        (status = 503, description = "Their node could not be reached", body = ApiErrorBody),
+        (status = 503, description = "The node is shutting down (an unreachable followee is not an error: the follow stays `requested` and is sent again)", body = ApiErrorBody),
     )
 )]
 #[tracing::instrument(skip_all, fields(peer = %peer_id))]

@@ -53,7 +53,8 @@ pub(crate) async fn list_peers(
     responses(
         (status = 202, description = "Handed to the connection pipeline", body = AddPeerResponse),
         (status = 400, description = "Not a TCP multiaddr (QUIC is refused)", body = ApiErrorBody),
-        (status = 504, description = "Dialing the address timed out", body = ApiErrorBody),
+        (status = 503, description = "The address could not be dialed", body = ApiErrorBody),
+        (status = 504, description = "Dialing took longer than the request deadline", body = ApiErrorBody),
     )
 )]
 #[tracing::instrument(skip_all, fields(addr = %request.addr))]
