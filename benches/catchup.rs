@@ -4,10 +4,11 @@
 //!
 //! Two in-process nodes on loopback (the same [`kith_node::Node`] `kith run` runs, each with its
 //! own sled directory and the default 64 MiB cache): the **followee** B and the **follower** A.
-//! A reaches B only through a byte-counting TCP proxy in this process: A's bootstrap address is
-//! the proxy's port with B's peer id, and the proxy forwards to B's real listener, counting the
-//! bytes each way as they pass (TCP payload: everything libp2p sends, i.e. the private-network
-//! layer, Noise, yamux, every protocol's messages; IP and TCP headers are not counted).
+//! A has B's address as its bootstrap peer. The bytes on the wire are the kernel's own counters
+//! of the TCP sockets between the two nodes (`ss -tin`, `bytes_received` of each end, before the
+//! restart and when A is done): TCP payload, i.e. everything libp2p sends — the
+//! private-network layer, Noise, yamux, every protocol's messages (identify, Kademlia,
+//! gossipsub, ping, the routes) — but not the IP and TCP headers.
 //!
 //! A follows B (`SocialService::follow`) and is then stopped (`Node::shutdown`, `Store::close`).
 //! B writes [`POSTS`] posts (`SocialService::create_post`, [`WRITE_CONCURRENCY`] at a time).
@@ -16,7 +17,7 @@
 //! peer, checks it, sees a followee come online and syncs by itself. The clock stops when all
 //! [`POSTS`] posts are stored on A: each stored post emits a `post` event, which this process
 //! counts by id; if the event receiver falls behind, the missing ids are looked up in A's store
-//! instead. The bytes are read from the proxy's counters at that moment.
+//! instead. The socket counters are read right after that moment.
 //!
 //! This repeats for [`ROUNDS`] rounds on the same pair, so the history the follower reconciles
 //! grows (10,000, 20,000, 30,000 posts). At the end, one more `sync_with` on an up-to-date
@@ -94,12 +95,11 @@ async fn run() -> Result<()> {
         .into_iter()
         .find_map(|addr| socket_addr(&addr))
         .ok_or("the followee has no TCP listen address")?;
-    let proxy = Proxy::start(followee_addr).await?;
     let follower_dir = tempdir()?;
     let follower_config = NodeConfig {
         bootstrap: vec![
             Multiaddr::from(Ipv4Addr::LOCALHOST)
-                .with(Protocol::Tcp(proxy.addr.port()))
+                .with(Protocol::Tcp(followee_addr.port()))
                 .with(Protocol::P2p(followee_id)),
         ],
         ..NodeConfig::loopback(Keypair::generate_ed25519(), network_key)
@@ -119,6 +119,7 @@ async fn run() -> Result<()> {
 
     let mut results = Vec::new();
     for round in 1..=rounds {
+        let old_port = listen_port(&follower)?;
         follower.shutdown().await;
         follower_store
             .close()
@@ -130,7 +131,7 @@ async fn run() -> Result<()> {
         let payload = payload_bytes(&followee_store.social(), &written.ids)?;
 
         eprintln!("catchup: round {round}: restarting the follower…");
-        let (up_before, down_before) = proxy.bytes();
+        let before = Wire::read(old_port, followee_addr.port())?;
         let restarted = Instant::now();
         follower_store = open_store(&follower_db)?;
         follower = Node::start(follower_config.clone(), follower_store.clone())
@@ -140,13 +141,12 @@ async fn run() -> Result<()> {
         let events = follower.handle().subscribe();
         let caught_up =
             wait_for_all(events, &follower_store.social(), followee_id, &written.ids).await?;
-        let (up_after, down_after) = proxy.bytes();
-        let up = up_after - up_before;
-        let down = down_after - down_before;
+        let after = Wire::read(listen_port(&follower)?, followee_addr.port())?;
+        let (down, up, sockets) = after.since(&before);
         if down < payload {
             return Err(format!(
-                "only {down} bytes came through the proxy for {payload} bytes of posts: \
-                 the follower reached the followee some other way"
+                "the sockets between the nodes carried {down} bytes for {payload} bytes of \
+                 posts: some connection was missed (closed before it was read?)"
             ));
         }
         let connection = follower.handle().connections().get(&followee_id).cloned();
@@ -160,6 +160,7 @@ async fn run() -> Result<()> {
             up,
             down,
             connections: connection.map_or(0, |c| c.count),
+            sockets,
         });
     }
 
@@ -178,7 +179,7 @@ async fn run() -> Result<()> {
             .map_err(|e| format!("closing a store: {e}"))?;
     }
 
-    print_results(posts, &results, &in_sync, proxy.connections())?;
+    print_results(posts, &results, &in_sync)?;
     println!("Load average at the end: {}", support::load_average());
     Ok(())
 }
@@ -189,6 +190,16 @@ fn tempdir() -> Result<tempfile::TempDir> {
 
 fn open_store(db: &Path) -> Result<Store> {
     Store::open(db, CACHE_BYTES).map_err(|e| format!("opening {}: {e}", db.display()))
+}
+
+/// The TCP port `node` listens on.
+fn listen_port(node: &Node) -> Result<u16> {
+    node.handle()
+        .listen_addrs()
+        .iter()
+        .find_map(socket_addr)
+        .map(|addr| addr.port())
+        .ok_or_else(|| "a node without a TCP listen address".to_owned())
 }
 
 /// `/ip4/a.b.c.d/tcp/port` as a socket address.
@@ -352,94 +363,102 @@ async fn wait_for_all(
     })
 }
 
-/// A TCP forwarder to one address that counts the bytes passing each way.
-struct Proxy {
-    addr: SocketAddr,
-    /// Bytes from the connecting side (the follower) to the target (the followee), and back.
-    up: Arc<AtomicU64>,
-    down: Arc<AtomicU64>,
-    connections: Arc<AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
+/// Bytes that crossed the TCP connections between two nodes of this process, read from the
+/// kernel's per-socket counters (`ss -tin`: `bytes_received` of each end).
+///
+/// Every connection between the nodes has one end with a node's listen port: the dialer's end
+/// has it as its peer port, the listener's end as its local port. Both ends are sockets of
+/// this process, so each direction is the `bytes_received` of the end it arrives at.
+#[derive(Debug, Clone, Default)]
+struct Wire {
+    /// `bytes_received` per socket, keyed by (local port, peer port), with the direction.
+    sockets: std::collections::HashMap<(u16, u16), (Direction, u64)>,
 }
 
-impl Proxy {
-    async fn start(target: SocketAddr) -> Result<Proxy> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| format!("binding the proxy: {e}"))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| format!("reading the proxy's address: {e}"))?;
-        let up = Arc::new(AtomicU64::new(0));
-        let down = Arc::new(AtomicU64::new(0));
-        let connections = Arc::new(AtomicU64::new(0));
-        let task = tokio::spawn({
-            let (up, down, connections) = (up.clone(), down.clone(), connections.clone());
-            async move {
-                while let Ok((inbound, _)) = listener.accept().await {
-                    connections.fetch_add(1, Ordering::Relaxed);
-                    let (up, down) = (up.clone(), down.clone());
-                    tokio::spawn(async move {
-                        let Ok(outbound) = TcpStream::connect(target).await else {
-                            return;
+/// Which way the bytes a socket received went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    /// Followee → follower: received by the follower's end.
+    Down,
+    /// Follower → followee: received by the followee's end.
+    Up,
+}
+
+impl Wire {
+    /// The counters now, of every TCP socket between the follower (listening on
+    /// `follower_port`) and the followee (`followee_port`).
+    fn read(follower_port: u16, followee_port: u16) -> Result<Wire> {
+        let filter = format!(
+            "( sport = :{followee_port} or dport = :{followee_port} or sport = :{follower_port} or dport = :{follower_port} )"
+        );
+        let output = std::process::Command::new("ss")
+            .args(["-tinH", &filter])
+            .output()
+            .map_err(|e| format!("running ss: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "ss -tinH {filter} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        let mut wire = Wire::default();
+        let mut current: Option<((u16, u16), Direction)> = None;
+        for line in text.lines() {
+            if !line.starts_with(char::is_whitespace) {
+                // STATE RECV-Q SEND-Q LOCAL PEER
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let port = |i: usize| {
+                    fields
+                        .get(i)
+                        .and_then(|a| a.rsplit_once(':'))
+                        .and_then(|(_, p)| p.parse::<u16>().ok())
+                };
+                current = match (port(3), port(4)) {
+                    (Some(local), Some(peer)) => {
+                        let direction = if peer == followee_port {
+                            Some(Direction::Down) // the follower dialed: its end
+                        } else if local == followee_port {
+                            Some(Direction::Up) // the followee's end of that
+                        } else if peer == follower_port {
+                            Some(Direction::Up) // the followee dialed: its end
+                        } else if local == follower_port {
+                            Some(Direction::Down)
+                        } else {
+                            None
                         };
-                        let _ = inbound.set_nodelay(true);
-                        let _ = outbound.set_nodelay(true);
-                        let (in_read, in_write) = inbound.into_split();
-                        let (out_read, out_write) = outbound.into_split();
-                        tokio::join!(pump(in_read, out_write, up), pump(out_read, in_write, down));
-                    });
-                }
-            }
-        });
-        Ok(Proxy {
-            addr,
-            up,
-            down,
-            connections,
-            task,
-        })
-    }
-
-    /// Bytes so far: (follower → followee, followee → follower).
-    fn bytes(&self) -> (u64, u64) {
-        (
-            self.up.load(Ordering::Relaxed),
-            self.down.load(Ordering::Relaxed),
-        )
-    }
-
-    fn connections(&self) -> u64 {
-        self.connections.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Copies `from` to `to` until either side closes, adding every chunk to `counter` as it
-/// passes (so that the counters are current at any moment, not only at the end).
-async fn pump(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    counter: Arc<AtomicU64>,
-) {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match from.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if to.write_all(&buf[..n]).await.is_err() {
-                    break;
-                }
-                counter.fetch_add(n as u64, Ordering::Relaxed);
+                        direction.map(|d| ((local, peer), d))
+                    }
+                    _ => None,
+                };
+            } else if let Some((key, direction)) = current.take()
+                && let Some(received) = line
+                    .split_whitespace()
+                    .find_map(|f| f.strip_prefix("bytes_received:"))
+                    .and_then(|v| v.parse::<u64>().ok())
+            {
+                wire.sockets.insert(key, (direction, received));
             }
         }
+        Ok(wire)
     }
-    let _ = to.shutdown().await;
+
+    /// Bytes (down, up) received since `before`, and how many sockets carried any.
+    fn since(&self, before: &Wire) -> (u64, u64, usize) {
+        let (mut down, mut up, mut sockets) = (0, 0, 0);
+        for (key, (direction, received)) in &self.sockets {
+            let earlier = before.sockets.get(key).map_or(0, |(_, b)| *b);
+            let delta = received.saturating_sub(earlier);
+            if delta > 0 {
+                sockets += 1;
+            }
+            match direction {
+                Direction::Down => down += delta,
+                Direction::Up => up += delta,
+            }
+        }
+        (down, up, sockets)
+    }
 }
 
 /// One round's measurements.
@@ -459,13 +478,14 @@ struct Round {
     down: u64,
     /// Connections from the follower to the followee when it was done.
     connections: u32,
+    /// Socket ends that received bytes during the catch-up.
+    sockets: usize,
 }
 
 fn print_results(
     posts: u64,
     rounds: &[Round],
     in_sync: &kith_node::SyncReport,
-    proxied: u64,
 ) -> Result<()> {
     println!(
         "Each round: the follower is stopped, the followee writes {posts} posts, the follower \
@@ -498,9 +518,10 @@ fn print_results(
     }
     println!();
     println!(
-        "Connections through the proxy over the whole run: {proxied}; connections from the \
-         follower to the followee at the end of each round: {:?}.",
-        rounds.iter().map(|r| r.connections).collect::<Vec<_>>()
+        "Connections from the follower to the followee when done, per round: {:?}; socket ends \
+         that received bytes during the catch-up: {:?} (two per connection).",
+        rounds.iter().map(|r| r.connections).collect::<Vec<_>>(),
+        rounds.iter().map(|r| r.sockets).collect::<Vec<_>>()
     );
     println!(
         "A sync of an up-to-date follower afterwards: {} round trips, {} bytes of response bodies, \

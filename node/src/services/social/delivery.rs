@@ -111,7 +111,23 @@ impl SocialService {
                 }
                 ours
             })
-            .collect();
-        Ok(self.accept_all(objects, Path::Push).await? as u32)
+            .collect::<Vec<_>>();
+        let newest_post = objects
+            .iter()
+            .filter(|object| matches!(object.content(), Content::Post(_)))
+            .map(|object| (object.created_at(), object.id()))
+            .max();
+        let stored = self.accept_all(objects, Path::Push).await?;
+        // Like gossip, a followee's pushed post moves the sync cursor (holes behind it are
+        // what reconciliation is for).
+        let followed = self
+            .inner
+            .social
+            .following_state(&caller)?
+            .is_some_and(|state| state.status == FollowStatus::Active);
+        if followed && let Some(position) = newest_post {
+            self.inner.social.set_sync_cursor(caller, position).await?;
+        }
+        Ok(stored as u32)
     }
 }
