@@ -46,8 +46,6 @@ use kith_storage::{Social, Store};
 use libp2p::{Multiaddr, PeerId, identity::Keypair, multiaddr::Protocol};
 use support::{Result, post_text, verdict};
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
     sync::broadcast::{self, error::RecvError},
     time::timeout,
 };
@@ -416,14 +414,13 @@ impl Wire {
                 };
                 current = match (port(3), port(4)) {
                     (Some(local), Some(peer)) => {
-                        let direction = if peer == followee_port {
-                            Some(Direction::Down) // the follower dialed: its end
-                        } else if local == followee_port {
-                            Some(Direction::Up) // the followee's end of that
-                        } else if peer == follower_port {
-                            Some(Direction::Up) // the followee dialed: its end
-                        } else if local == follower_port {
+                        // The follower's end of a connection it dialed has the followee's
+                        // port as its peer; the followee's end of it, as its local port; and
+                        // the other way round for a connection the followee dialed.
+                        let direction = if peer == followee_port || local == follower_port {
                             Some(Direction::Down)
+                        } else if local == followee_port || peer == follower_port {
+                            Some(Direction::Up)
                         } else {
                             None
                         };
@@ -482,11 +479,7 @@ struct Round {
     sockets: usize,
 }
 
-fn print_results(
-    posts: u64,
-    rounds: &[Round],
-    in_sync: &kith_node::SyncReport,
-) -> Result<()> {
+fn print_results(posts: u64, rounds: &[Round], in_sync: &kith_node::SyncReport) -> Result<()> {
     println!(
         "Each round: the follower is stopped, the followee writes {posts} posts, the follower \
          restarts and syncs by itself.\n"

@@ -107,6 +107,11 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// How long [`Store::open`] waits for a directory lock that a just-closed store still holds.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
+/// How often it tries again meanwhile.
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
+
 impl Store {
     /// Opens (or creates) the database in directory `path`, with a page cache of at most
     /// `cache_bytes`, and starts its writer thread.
@@ -117,7 +122,8 @@ impl Store {
     /// # Errors
     ///
     /// [`Error::Locked`] if the directory is already open (by another process, or by another
-    /// `Store` in this process); [`Error::Open`] for any other failure to open it.
+    /// `Store` in this process), after waiting briefly for a store closing in this process;
+    /// [`Error::Open`] for any other failure to open it.
     pub fn open(path: &Path, cache_bytes: u64) -> Result<Store> {
         // No periodic background flush: the writer flushes every group before acknowledging
         // it, so sled's timer (every 500 ms by default) would only wake an idle node to fsync
@@ -141,10 +147,24 @@ impl Store {
     }
 
     /// Opens the database described by `config`; `path` is only used in error messages.
+    ///
+    /// A database that this process has just closed can stay locked for a moment: sled's I/O
+    /// threads finish their last writes after every handle is gone. A lock conflict is
+    /// therefore tried again for up to [`LOCK_PATIENCE`] before it is reported; one held by a
+    /// running store (here or in another process) outlasts that.
     pub(crate) fn open_config(config: &sled::Config, path: PathBuf) -> Result<Store> {
-        let db = config
-            .open()
-            .map_err(|source| Error::from_open(path.clone(), source))?;
+        let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                Err(source) => match Error::from_open(path.clone(), source) {
+                    Error::Locked { .. } if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(LOCK_RETRY);
+                    }
+                    error => return Err(error),
+                },
+            }
+        };
         let trees = Trees::open(&db).map_err(|source| Error::Open { path, source })?;
         let stats = Arc::new(Stats::default());
         let (requests, thread) = writer::spawn(db.clone(), trees.clone(), Arc::clone(&stats))?;
@@ -305,7 +325,7 @@ mod tests {
         );
         store.meta().set("c", "3").await.unwrap();
         // Dropping every handle (without close) also finishes the writer and releases the
-        // directory, synchronously.
+        // directory (once sled's I/O threads are done, which open waits for).
         drop(store);
 
         let store = Store::open(&path, CACHE).unwrap();
