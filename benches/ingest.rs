@@ -11,8 +11,20 @@
 //! * **Baseline: raw sled** — in this process, the same number of concurrent writers on a sled
 //!   0.34.7 database configured like the node's (64 MiB cache, no background flush), each doing
 //!   `insert` of the exact bytes of a signed post of the same text length under a 32-byte key,
-//!   then `flush_async().await`: the same flush-before-ack pattern, with whatever grouping of
+//!   then a flush, awaited: the same flush-before-ack pattern, with whatever grouping of
 //!   concurrent flushes sled itself does. No signing, no indexes, no HTTP.
+//!
+//!   The flush is `Db::flush` on tokio's blocking pool, not `Db::flush_async`: with 32 writers,
+//!   `flush_async` deadlocks sled 0.34.7 within milliseconds. It runs each flush on sled's own
+//!   I/O thread pool, and once every pool thread waits in a flush for a log buffer to become
+//!   stable, the job that would write that buffer sits in the same pool's queue behind them
+//!   (seen with gdb: all `sled-io-*` threads parked in `make_stable_inner`).
+//! * **For comparison, not a baseline: a raw sled transaction** — the same writers, but each
+//!   post is one sled transaction over three trees (the object plus two index keys), the shape
+//!   of the node's own write. sled 0.34 rolls its log buffer before and after every
+//!   transaction (`PageCache::pin_log`), so each transaction is written (and synced) as a log
+//!   buffer of its own, whatever the flushes around it; this row shows what that costs without
+//!   anything else of the node.
 //!
 //! Each run warms up for [`WARM_UP`], then measures for [`WINDOW`]: the rate counts requests
 //! completed inside the window, the latencies are those of requests started inside it. The CPU
@@ -35,6 +47,7 @@ use std::{
 
 use kith_storage::Store;
 use libp2p::PeerId;
+use sled::{Transactional, transaction::ConflictableTransactionError};
 use support::{KithProcess, Percentiles, Result, post_text, verdict};
 
 /// Concurrent clients (and raw sled writers), unless `KITH_BENCH_CLIENTS` says otherwise.
@@ -73,7 +86,9 @@ async fn run() -> Result<()> {
         sample.as_bytes().len()
     );
 
-    let baseline = sled_baseline(clients, sample.as_bytes(), window).await?;
+    let baseline = sled_baseline(clients, sample.as_bytes(), window, SledWrite::Insert).await?;
+    let transactions =
+        sled_baseline(clients, sample.as_bytes(), window, SledWrite::Transaction).await?;
     let kith = http_ingest(&bin, clients, window).await?;
 
     println!("## Results\n");
@@ -81,11 +96,27 @@ async fn run() -> Result<()> {
         "| run | ops in window | ops/s | p50 | p90 | p99 | max | CPU: node / bench | ops/s vs baseline |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    baseline.row(
-        "raw sled: insert + `flush_async` (baseline)",
+    baseline.row("raw sled: insert + flush (baseline)", baseline.rate())?;
+    transactions.row(
+        "raw sled: 3-tree transaction + flush (for comparison)",
         baseline.rate(),
     )?;
     kith.row("Kith: `POST /api/v1/posts` → 201", baseline.rate())?;
+    println!();
+
+    println!("The node's CPU over the window by thread (cores = CPU seconds per second):\n");
+    println!("| threads | cores | CPU per post |");
+    println!("|---|---:|---:|");
+    for (threads, cpu) in &kith.node_threads {
+        if cpu.is_zero() {
+            continue;
+        }
+        println!(
+            "| `{threads}` | {:.2} | {:.0} µs |",
+            cpu.as_secs_f64() / window.as_secs_f64(),
+            cpu.as_secs_f64() * 1e6 / kith.completed.max(1) as f64
+        );
+    }
     println!();
 
     let latency = kith.latencies()?;
@@ -159,22 +190,20 @@ struct Load {
     /// CPU time over the window, of the node process (if any) and of this process.
     node_cpu: Option<Duration>,
     bench_cpu: Duration,
+    /// The node's CPU time over the window per group of threads, largest first.
+    node_threads: Vec<(String, Duration)>,
 }
 
 impl Load {
-    fn collect(
-        window: Duration,
-        logs: Vec<WorkerLog>,
-        node_cpu: Option<Duration>,
-        bench_cpu: Duration,
-    ) -> Load {
+    fn collect(window: Duration, logs: Vec<WorkerLog>, cpu: CpuUse) -> Load {
         let mut load = Load {
             window,
             completed: 0,
             latencies: Vec::new(),
             succeeded: 0,
-            node_cpu,
-            bench_cpu,
+            node_cpu: cpu.node,
+            bench_cpu: cpu.bench,
+            node_threads: cpu.node_threads,
         };
         for log in logs {
             load.completed += log.completed;
@@ -215,32 +244,48 @@ impl Load {
     }
 }
 
-/// CPU time of `pid` (and of this process) between two points.
+/// CPU used over the window.
+struct CpuUse {
+    node: Option<Duration>,
+    bench: Duration,
+    node_threads: Vec<(String, Duration)>,
+}
+
+/// CPU time of the node process `pid` (per thread) and of this process between two points.
 struct CpuMeter {
-    pid: Option<String>,
-    node_start: Option<Duration>,
+    pid: Option<u32>,
+    node_start: Vec<(u32, String, Duration)>,
     bench_start: Duration,
 }
 
 impl CpuMeter {
     fn start(pid: Option<u32>) -> Result<CpuMeter> {
-        let pid = pid.map(|p| p.to_string());
         Ok(CpuMeter {
-            node_start: pid.as_deref().map(support::cpu_time).transpose()?,
+            node_start: pid
+                .map(support::thread_cpu_times)
+                .transpose()?
+                .unwrap_or_default(),
             bench_start: support::cpu_time("self")?,
             pid,
         })
     }
 
-    fn stop(&self) -> Result<(Option<Duration>, Duration)> {
-        let node = match (&self.pid, self.node_start) {
-            (Some(pid), Some(start)) => Some(support::cpu_time(pid)?.saturating_sub(start)),
-            _ => None,
+    fn stop(&self) -> Result<CpuUse> {
+        let bench = support::cpu_time("self")?.saturating_sub(self.bench_start);
+        let Some(pid) = self.pid else {
+            return Ok(CpuUse {
+                node: None,
+                bench,
+                node_threads: Vec::new(),
+            });
         };
-        Ok((
-            node,
-            support::cpu_time("self")?.saturating_sub(self.bench_start),
-        ))
+        let node_threads =
+            support::thread_cpu_between(&self.node_start, &support::thread_cpu_times(pid)?);
+        Ok(CpuUse {
+            node: Some(node_threads.iter().map(|(_, cpu)| *cpu).sum()),
+            bench,
+            node_threads,
+        })
     }
 }
 
@@ -250,9 +295,27 @@ async fn meter_at(at: Instant, pid: Option<u32>) -> Result<CpuMeter> {
     CpuMeter::start(pid)
 }
 
-/// The baseline: `clients` concurrent sled writers, insert + `flush_async` each.
-async fn sled_baseline(clients: u64, bytes: &[u8], length: Duration) -> Result<Load> {
-    eprintln!("ingest: raw sled baseline, {clients} writers…");
+/// How a raw sled writer stores one post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SledWrite {
+    /// `insert` of the object under its id: the baseline the issue names.
+    Insert,
+    /// One transaction over three trees: the object under its id plus two index keys (author |
+    /// time | id and time | author | id, empty values), the shape of what the node's store
+    /// writes for a post. Not a baseline for the ratio: it shows what sled's transaction path
+    /// costs by itself.
+    Transaction,
+}
+
+/// Raw sled: `clients` concurrent writers, each storing a post as `mode` says, then flushing
+/// and waiting for the flush.
+async fn sled_baseline(
+    clients: u64,
+    bytes: &[u8],
+    length: Duration,
+    mode: SledWrite,
+) -> Result<Load> {
+    eprintln!("ingest: raw sled ({mode:?}), {clients} writers…");
     let dir = tempfile::tempdir().map_err(|e| format!("creating a temporary directory: {e}"))?;
     let db = sled::Config::new()
         .path(dir.path())
@@ -260,23 +323,55 @@ async fn sled_baseline(clients: u64, bytes: &[u8], length: Duration) -> Result<L
         .flush_every_ms(None)
         .open()
         .map_err(|e| format!("opening sled in {}: {e}", dir.path().display()))?;
+    let open_tree = |name: &str| {
+        db.open_tree(name)
+            .map_err(|e| format!("opening tree {name}: {e}"))
+    };
+    let trees = (
+        open_tree("objects")?,
+        open_tree("posts_by_author")?,
+        open_tree("timeline")?,
+    );
     let bytes: Arc<[u8]> = bytes.into();
     let window = Window::after_warm_up(length);
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..clients {
         let db = db.clone();
+        let trees = trees.clone();
         let bytes = Arc::clone(&bytes);
         workers.spawn(async move {
             let mut log = WorkerLog::default();
             let mut n = 0u64;
             while !window.is_over() {
-                let key = pseudo_random_key(worker, n);
+                let id = pseudo_random_key(worker, n);
                 n += 1;
                 let started = Instant::now();
-                db.insert(key, &*bytes)
-                    .map_err(|e| format!("sled insert: {e}"))?;
-                db.flush_async()
+                match mode {
+                    SledWrite::Insert => {
+                        db.insert(id, &*bytes)
+                            .map_err(|e| format!("sled insert: {e}"))?;
+                    }
+                    SledWrite::Transaction => {
+                        // A 39-byte author (a peer id's length) and a big-endian time.
+                        let author = [worker as u8; 39];
+                        let time = (worker << 32 | n).to_be_bytes();
+                        let by_author = [&author[..], &time, &id].concat();
+                        let timeline = [&time[..], &author, &id].concat();
+                        let (objects, authors, times) = &trees;
+                        (objects, authors, times)
+                            .transaction(|(objects, authors, times)| {
+                                objects.insert(&id[..], &*bytes)?;
+                                authors.insert(&by_author[..], &[][..])?;
+                                times.insert(&timeline[..], &[][..])?;
+                                Ok::<(), ConflictableTransactionError<()>>(())
+                            })
+                            .map_err(|e| format!("sled transaction: {e:?}"))?;
+                    }
+                }
+                let flushing = db.clone();
+                tokio::task::spawn_blocking(move || flushing.flush())
                     .await
+                    .map_err(|e| format!("a sled flush task failed: {e}"))?
                     .map_err(|e| format!("sled flush: {e}"))?;
                 log.record(&window, started, Instant::now());
             }
@@ -285,9 +380,9 @@ async fn sled_baseline(clients: u64, bytes: &[u8], length: Duration) -> Result<L
     }
     let meter = meter_at(window.open, None).await?;
     tokio::time::sleep_until(window.close.into()).await;
-    let (_, bench_cpu) = meter.stop()?;
+    let cpu = meter.stop()?;
     let logs = join_all(workers).await?;
-    Ok(Load::collect(length, logs, None, bench_cpu))
+    Ok(Load::collect(length, logs, cpu))
 }
 
 /// A 32-byte key that spreads like the SHA-256 ids the node uses (splitmix64 of the worker and
@@ -352,12 +447,12 @@ async fn http_ingest(bin: &std::path::Path, clients: u64, length: Duration) -> R
     }
     let meter = meter_at(window.open, Some(node.pid())).await?;
     tokio::time::sleep_until(window.close.into()).await;
-    let (node_cpu, bench_cpu) = meter.stop()?;
+    let cpu = meter.stop()?;
     let logs = match join_all(workers).await {
         Ok(logs) => logs,
         Err(error) => return Err(format!("{error}{}", node.tail())),
     };
-    let load = Load::collect(length, logs, node_cpu, bench_cpu);
+    let load = Load::collect(length, logs, cpu);
     node.terminate().await?;
 
     // Every 201 must be a stored post: the probe's, the warm-up's, the window's and the

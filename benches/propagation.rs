@@ -379,10 +379,10 @@ impl Report {
         let expected = posts as usize * followers;
         let lost: u64 = self.missing.iter().sum();
         println!(
-            "{NODES} nodes; warm-up took {:.1} s and {} posts; then {posts} posts one every {} ms, \
+            "{NODES} nodes; warm-up: {} s, {} post(s); then {posts} posts one every {} ms, \
              {} of {expected} (post, follower) deliveries seen, {lost} missing after {} s; \
              {} events dropped by lagging streams.\n",
-            self.warm_up.as_secs_f64(),
+            (self.warm_up.as_secs_f64() * 100.0).round() / 100.0,
             self.warm_up_posts,
             SPACING.as_millis(),
             self.from_answer.len(),

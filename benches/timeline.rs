@@ -13,14 +13,17 @@
 //!
 //! * **Baseline: the store** — `store.social().timeline(50, cursor)` in this process, on the
 //!   database opened with `kith run`'s default cache (64 MiB).
+//! * **The social service** (for the breakdown, not a baseline) — `SocialService::timeline`
+//!   on a node started in this process over the same store: the store's page plus the API's
+//!   views (each post's author name and like count looked up), without HTTP.
 //! * **Kith over HTTP** — the release binary (`$KITH_BIN`, default `target/release/kith`)
 //!   started on the same data directory; one keep-alive connection sends
 //!   `GET /api/v1/timeline?limit=50[&before=…]` one after the other, timed from the request's
 //!   first byte written to the response's last byte read. Each page's posts must be the same
 //!   as the store's, in the same order.
 //!
-//! A sled database can be open in one process at a time, so the baseline runs first, then the
-//! database is closed and the node started. Both run [`WARM_UP`] rounds before [`ROUNDS`]
+//! A sled database can be open in one process at a time, so the store and the service run
+//! first, then the database is closed and the `kith run` process started on it. Both run [`WARM_UP`] rounds before [`ROUNDS`]
 //! measured rounds; each round reads every page once.
 //!
 //! Run with `cargo build --release && cargo bench --bench timeline`.
@@ -37,6 +40,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use kith_config::NetworkKey;
+use kith_node::{Node, NodeConfig};
 use kith_protocols::{Content, ObjectId, PostContent, SignedObject};
 use kith_storage::{Cursor, Inserted, Social, Store};
 use libp2p::identity::Keypair;
@@ -97,10 +102,16 @@ async fn run() -> Result<()> {
     let db = dir.join("db");
     let store =
         Store::open(&db, CACHE_BYTES).map_err(|e| format!("opening {}: {e}", db.display()))?;
-    let social = store.social();
-    let pages = find_pages(&social, posts)?;
-    eprintln!("timeline: reading pages from the store…");
-    let from_store = measure_store(&social, &pages)?;
+    let (pages, from_store) = {
+        // Every handle must be gone before `close`, or the directory stays locked.
+        let social = store.social();
+        let pages = find_pages(&social, posts)?;
+        eprintln!("timeline: reading pages from the store…");
+        let from_store = measure_store(&social, &pages)?;
+        (pages, from_store)
+    };
+    eprintln!("timeline: reading pages through the social service…");
+    let through_service = measure_service(&store, &pages).await?;
     store
         .close()
         .await
@@ -109,8 +120,8 @@ async fn run() -> Result<()> {
     // The node, over HTTP.
     eprintln!("timeline: reading pages over HTTP…");
     let node = KithProcess::start(&bin, &dir, &[]).await?;
-    let over_http = match measure_http(&node, &pages).await {
-        Ok(times) => times,
+    let (over_http, page_bytes) = match measure_http(&node, &pages).await {
+        Ok(measured) => measured,
         Err(error) => return Err(format!("{error}{}", node.tail())),
     };
     node.terminate().await?;
@@ -118,21 +129,24 @@ async fn run() -> Result<()> {
     println!(
         "## `GET /api/v1/timeline?limit={PAGE}` vs `Social::timeline({PAGE}, cursor)` ({ROUNDS} reads per page after {WARM_UP} unmeasured)\n"
     );
+    println!("A page over HTTP is up to {page_bytes} bytes of JSON.\n");
     println!(
-        "| page | store p50 | store p99 | HTTP p50 | HTTP p90 | HTTP p99 | HTTP max | HTTP / store (p50) | HTTP / store (p99) |"
+        "| page | store p50 | store p99 | service p50 | service p99 | HTTP p50 | HTTP p90 | HTTP p99 | HTTP max | HTTP / store (p50) | HTTP / store (p99) |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let mut all_store = Vec::new();
-    let mut all_http = Vec::new();
-    for ((page, store_times), http_times) in pages.iter().zip(&from_store).zip(&over_http) {
-        row(&page.label(), store_times, http_times)?;
-        all_store.extend_from_slice(store_times);
-        all_http.extend_from_slice(http_times);
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut all = [Vec::new(), Vec::new(), Vec::new()];
+    for (i, page) in pages.iter().enumerate() {
+        let times = [&from_store[i], &through_service[i], &over_http[i]];
+        row(&page.label(), times)?;
+        for (all, times) in all.iter_mut().zip(times) {
+            all.extend_from_slice(times);
+        }
     }
-    row("**all pages**", &all_store, &all_http)?;
+    let [all_store, all_service, all_http] = &all;
+    row("**all pages**", [all_store, all_service, all_http])?;
     println!();
 
-    let http = Percentiles::of_durations(&all_http).ok_or("no HTTP reads")?;
+    let http = Percentiles::of_durations(all_http).ok_or("no HTTP reads")?;
     let worst_p99 = over_http
         .iter()
         .filter_map(|times| Percentiles::of_durations(times))
@@ -149,13 +163,17 @@ async fn run() -> Result<()> {
     Ok(())
 }
 
-fn row(label: &str, store: &[Duration], http: &[Duration]) -> Result<()> {
+/// One table row from the times of the store, the service and HTTP.
+fn row(label: &str, [store, service, http]: [&Vec<Duration>; 3]) -> Result<()> {
     let s = Percentiles::of_durations(store).ok_or("no store reads")?;
+    let v = Percentiles::of_durations(service).ok_or("no service reads")?;
     let h = Percentiles::of_durations(http).ok_or("no HTTP reads")?;
     println!(
-        "| {label} | {:.3} ms | {:.3} ms | {:.3} ms | {:.3} ms | **{:.3} ms** | {:.3} ms | {:.1}× | {:.1}× |",
+        "| {label} | {:.3} ms | {:.3} ms | {:.3} ms | {:.3} ms | {:.3} ms | {:.3} ms | **{:.3} ms** | {:.3} ms | {:.1}× | {:.1}× |",
         s.p50,
         s.p99,
+        v.p50,
+        v.p99,
         h.p50,
         h.p90,
         h.p99,
@@ -181,6 +199,9 @@ async fn ensure_filled(dir: &Path, posts: u64) -> Result<Option<Duration>> {
         std::fs::remove_dir_all(dir).map_err(|e| format!("removing {}: {e}", dir.display()))?;
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    // A data directory holds keys: `kith run` warns unless only its owner can read it.
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .map_err(|e| format!("restricting {}: {e}", dir.display()))?;
     let db = dir.join("db");
     let store =
         Store::open(&db, CACHE_BYTES).map_err(|e| format!("opening {}: {e}", db.display()))?;
@@ -370,13 +391,64 @@ fn measure_store(social: &Social, pages: &[PageSpec]) -> Result<Vec<Vec<Duration
     Ok(times)
 }
 
+/// Times `SocialService::timeline` (the store's page turned into the API's views: each post's
+/// author name and like count looked up) for every page, round after round, on a node started
+/// in this process over `store` (loopback, no peers).
+async fn measure_service(store: &Store, pages: &[PageSpec]) -> Result<Vec<Vec<Duration>>> {
+    let node = Node::start(
+        NodeConfig::loopback(Keypair::generate_ed25519(), NetworkKey::generate()),
+        store.clone(),
+    )
+    .await
+    .map_err(|e| format!("starting a node on the store: {e}"))?;
+    let cursors: Vec<Option<String>> = pages
+        .iter()
+        .map(|page| page.cursor.as_ref().map(ToString::to_string))
+        .collect();
+    let mut times = vec![Vec::with_capacity(ROUNDS); pages.len()];
+    let mut outcome = Ok(());
+    'rounds: for round in 0..WARM_UP + ROUNDS {
+        for ((page, cursor), times) in pages.iter().zip(&cursors).zip(&mut times) {
+            let started = Instant::now();
+            let read = node.social().timeline(PAGE, cursor.as_deref());
+            let took = started.elapsed();
+            match read {
+                Ok(read) if read.posts.len() == PAGE && read.posts[0].id == page.ids[0] => {}
+                Ok(read) => {
+                    outcome = Err(format!(
+                        "the service's page at depth {} is not the store's ({} posts)",
+                        page.depth,
+                        read.posts.len()
+                    ));
+                    break 'rounds;
+                }
+                Err(e) => {
+                    outcome = Err(format!("reading a timeline page through the service: {e}"));
+                    break 'rounds;
+                }
+            }
+            if round >= WARM_UP {
+                times.push(took);
+            }
+        }
+    }
+    node.shutdown().await;
+    outcome.map(|()| times)
+}
+
 /// Checks that every page over HTTP holds the store's posts, then times them round after round.
-async fn measure_http(node: &KithProcess, pages: &[PageSpec]) -> Result<Vec<Vec<Duration>>> {
+/// Also returns the size of the largest page's body.
+async fn measure_http(
+    node: &KithProcess,
+    pages: &[PageSpec],
+) -> Result<(Vec<Vec<Duration>>, usize)> {
     let mut connection = node.connect().await?;
     let paths: Vec<String> = pages.iter().map(PageSpec::path).collect();
+    let mut page_bytes = 0;
     for (page, path) in pages.iter().zip(&paths) {
         let answer = connection.get(path).await?;
         answer.expect(200, path)?;
+        page_bytes = page_bytes.max(answer.body.len());
         let body = answer.json()?;
         let ids: Vec<&str> = body["posts"]
             .as_array()
@@ -403,7 +475,7 @@ async fn measure_http(node: &KithProcess, pages: &[PageSpec]) -> Result<Vec<Vec<
             }
         }
     }
-    Ok(times)
+    Ok((times, page_bytes))
 }
 
 /// Total size of the files under `dir`.

@@ -697,8 +697,8 @@ impl EventStream {
     }
 }
 
-/// CPU time (user + system) process `pid` has used so far, from `/proc/<pid>/stat`; `"self"`
-/// for this process. Includes all its threads.
+/// CPU time (user + system) used so far, from `/proc/<pid>/stat`: `pid` is a process id (all
+/// its threads), `"self"` for this process, or `"<pid>/task/<tid>"` for one thread.
 pub fn cpu_time(pid: &str) -> Result<Duration> {
     let path = format!("/proc/{pid}/stat");
     let stat = std::fs::read_to_string(&path).map_err(|e| format!("reading {path}: {e}"))?;
@@ -719,6 +719,54 @@ pub fn cpu_time(pid: &str) -> Result<Duration> {
     Ok(Duration::from_secs_f64(
         total as f64 / clock_ticks_per_second()?,
     ))
+}
+
+/// CPU time per thread of process `pid` so far: `(thread id, thread name, CPU time)`, from
+/// `/proc/<pid>/task/*/stat`. Threads that exit between the listing and the read are skipped.
+pub fn thread_cpu_times(pid: u32) -> Result<Vec<(u32, String, Duration)>> {
+    let dir = format!("/proc/{pid}/task");
+    let entries = std::fs::read_dir(&dir).map_err(|e| format!("reading {dir}: {e}"))?;
+    let mut threads = Vec::new();
+    for entry in entries.flatten() {
+        let Some(tid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let task = format!("{pid}/task/{tid}");
+        let Ok(cpu) = cpu_time(&task) else { continue };
+        let name = std::fs::read_to_string(format!("/proc/{task}/comm"))
+            .map_or_else(|_| "?".to_owned(), |s| s.trim().to_owned());
+        threads.push((tid, name, cpu));
+    }
+    Ok(threads)
+}
+
+/// The CPU time each group of threads used between two [`thread_cpu_times`] readings, largest
+/// first. Threads are grouped by name with trailing digits dropped (`sled-io-3` → `sled-io-*`).
+pub fn thread_cpu_between(
+    before: &[(u32, String, Duration)],
+    after: &[(u32, String, Duration)],
+) -> Vec<(String, Duration)> {
+    let mut groups: std::collections::BTreeMap<String, Duration> = Default::default();
+    for (tid, name, cpu) in after {
+        let earlier = before
+            .iter()
+            .find(|(t, _, _)| t == tid)
+            .map_or(Duration::ZERO, |(_, _, c)| *c);
+        let trimmed = name.trim_end_matches(|c: char| c.is_ascii_digit());
+        let group = if trimmed.len() < name.len() {
+            format!("{trimmed}*")
+        } else {
+            name.clone()
+        };
+        *groups.entry(group).or_default() += cpu.saturating_sub(earlier);
+    }
+    let mut groups: Vec<(String, Duration)> = groups.into_iter().collect();
+    groups.sort_by_key(|group| std::cmp::Reverse(group.1));
+    groups
 }
 
 /// `getconf CLK_TCK`: the unit of the CPU times in `/proc/<pid>/stat`.
