@@ -34,6 +34,11 @@ impl Trees {
     pub(crate) fn get(&self, name: TreeName) -> &sled::Tree {
         &self.0[name.index()]
     }
+
+    /// Every tree, indexed by [`TreeName::index`].
+    pub(crate) fn all(&self) -> &[sled::Tree] {
+        &self.0
+    }
 }
 
 /// The database: a cheap-clone handle (clone it freely, every clone is the same store).

@@ -11,8 +11,14 @@
 //!    caller's `send` waits for room: backpressure, never an error or an unbounded buffer.
 //! 2. The writer blocks for one request, then takes whatever else is already queued (up to
 //!    [`MAX_GROUP`]) without waiting: that is the *group*.
-//! 3. It applies each request of the group in its own sled transaction, so one failing request
-//!    does not fail the others, while each batch stays all-or-nothing.
+//! 3. It applies the requests of the group in as few sled transactions as it can: consecutive
+//!    requests that touch disjoint keys go into one transaction (a *run*). sled writes every
+//!    transaction as log buffers of its own, so this, not the flush, is what bounds the write
+//!    rate. If a run's transaction fails (a batch's update refuses, or panics), each request
+//!    of the run is applied again in a transaction of its own, so one failing request does not
+//!    fail the others, while each batch stays all-or-nothing. Because the keys of a run are
+//!    disjoint, every update function sees the same value in both attempts, and its
+//!    [`Memo`] replays the answer of the first.
 //! 4. It calls `Db::flush` once for the whole group (*group commit*).
 //! 5. Only then does it answer every caller: `Ok` if that caller's transaction and the flush
 //!    succeeded (*flush-before-ack*).
@@ -38,6 +44,7 @@
 //! [`Error::WriterGone`](crate::Error::WriterGone).
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -152,9 +159,15 @@ impl Writer {
         closers: &mut Vec<oneshot::Sender<Result<()>>>,
     ) {
         let mut answers = Vec::with_capacity(group.len());
+        let mut run = Run::default();
         for request in group.drain(..) {
             match request {
-                WriteRequest::Commit { ops, reply } => answers.push((reply, self.apply(ops))),
+                WriteRequest::Commit { ops, reply } => {
+                    if run.overlaps(&ops) {
+                        self.apply_run(std::mem::take(&mut run), &mut answers);
+                    }
+                    run.push(reply, ops);
+                }
                 WriteRequest::Flush { reply } => answers.push((reply, Ok(()))),
                 WriteRequest::Close { reply } => {
                     requests.close();
@@ -162,11 +175,13 @@ impl Writer {
                 }
                 #[cfg(test)]
                 WriteRequest::Hold { holding, release } => {
+                    self.apply_run(std::mem::take(&mut run), &mut answers);
                     let _ = holding.send(());
                     let _ = release.recv();
                 }
             }
         }
+        self.apply_run(run, &mut answers);
         let flushed = self.flush();
         for (reply, applied) in answers {
             let answer = applied.and_then(|()| flushed.clone().map_err(Error::Sled));
@@ -184,48 +199,59 @@ impl Writer {
         result
     }
 
+    /// Applies a run of batches with disjoint keys: all in one transaction, or, if that fails,
+    /// each in its own. Pushes one answer per batch.
+    fn apply_run(&self, run: Run, answers: &mut Vec<(Reply, Result<()>)>) {
+        let Run {
+            mut replies,
+            mut batches,
+            ..
+        } = run;
+        if batches.len() <= 1 {
+            if let (Some(reply), Some(ops)) = (replies.pop(), batches.pop()) {
+                answers.push((reply, self.apply(ops)));
+            }
+            return;
+        }
+        let prepared: Vec<Vec<PreparedOp>> = batches
+            .into_iter()
+            .map(|ops| prepare(ops, |tree| tree.index()))
+            .collect();
+        let joint = guarded(|| self.transact(self.trees.all(), &prepared));
+        if joint.is_ok() {
+            answers.extend(replies.into_iter().map(|reply| (reply, Ok(()))));
+            return;
+        }
+        for (reply, batch) in replies.into_iter().zip(prepared) {
+            let result = guarded(|| self.transact(self.trees.all(), std::slice::from_ref(&batch)));
+            answers.push((reply, result));
+        }
+    }
+
     /// Applies one batch in one transaction over the trees it touches.
     fn apply(&self, ops: Vec<Op>) -> Result<()> {
-        // An update function is caller code; if it panics, fail its batch, not the writer
-        // (which would take every later write of the process down with it). Nothing was written:
-        // the panic unwinds out of the transaction closure before sled commits.
-        match panic::catch_unwind(AssertUnwindSafe(|| self.apply_unguarded(ops))) {
-            Ok(result) => result,
-            Err(_) => {
-                tracing::error!("an update function panicked; its batch was not applied");
-                Err(Error::Transaction(
-                    "an update function panicked; the batch was not applied".to_owned(),
-                ))
-            }
-        }
+        guarded(|| self.apply_unguarded(ops))
     }
 
     fn apply_unguarded(&self, ops: Vec<Op>) -> Result<()> {
         // The trees this batch touches, each once; `slot[tree.index()]` is its position.
         let mut involved: Vec<sled::Tree> = Vec::new();
         let mut slot = [usize::MAX; TreeName::ALL.len()];
-        let prepared: Vec<PreparedOp> = ops
-            .into_iter()
-            .map(|op| {
-                let index = op.tree.index();
-                if slot[index] == usize::MAX {
-                    slot[index] = involved.len();
-                    involved.push(self.trees.get(op.tree).clone());
-                }
-                PreparedOp {
-                    slot: slot[index],
-                    key: IVec::from(op.key),
-                    action: match op.action {
-                        Action::Put(value) => PreparedAction::Put(IVec::from(value)),
-                        Action::Remove => PreparedAction::Remove,
-                        Action::Update(f) => PreparedAction::Update(Memo::new(f)),
-                    },
-                }
-            })
-            .collect();
+        let prepared = prepare(ops, |tree| {
+            let index = tree.index();
+            if slot[index] == usize::MAX {
+                slot[index] = involved.len();
+                involved.push(self.trees.get(tree).clone());
+            }
+            slot[index]
+        });
+        self.transact(&involved, std::slice::from_ref(&prepared))
+    }
 
-        let outcome = involved.as_slice().transaction(|views| {
-            for op in &prepared {
+    /// Runs `batches` in one transaction over `trees` (each op's `slot` indexes `trees`).
+    fn transact(&self, trees: &[sled::Tree], batches: &[Vec<PreparedOp>]) -> Result<()> {
+        let outcome = trees.transaction(|views| {
+            for op in batches.iter().flatten() {
                 let view = &views[op.slot];
                 match &op.action {
                     PreparedAction::Put(value) => {
@@ -253,6 +279,64 @@ impl Writer {
             Err(TransactionError::Abort(error)) => Err(error),
             Err(TransactionError::Storage(error)) => Err(Error::Sled(error)),
         }
+    }
+}
+
+/// Runs `apply`, turning a panic of caller code (an update function) into a failed batch
+/// rather than a dead writer (which would take every later write of the process down with
+/// it). Nothing was written: the panic unwinds out of the transaction closure before sled
+/// commits.
+fn guarded(apply: impl FnOnce() -> Result<()>) -> Result<()> {
+    match panic::catch_unwind(AssertUnwindSafe(apply)) {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::error!("an update function panicked; its batch was not applied");
+            Err(Error::Transaction(
+                "an update function panicked; the batch was not applied".to_owned(),
+            ))
+        }
+    }
+}
+
+/// Turns a batch's operations into transaction steps; `slot_of` gives each tree's index in
+/// the transaction's views.
+fn prepare(ops: Vec<Op>, mut slot_of: impl FnMut(TreeName) -> usize) -> Vec<PreparedOp> {
+    ops.into_iter()
+        .map(|op| PreparedOp {
+            slot: slot_of(op.tree),
+            key: IVec::from(op.key),
+            action: match op.action {
+                Action::Put(value) => PreparedAction::Put(IVec::from(value)),
+                Action::Remove => PreparedAction::Remove,
+                Action::Update(f) => PreparedAction::Update(Memo::new(f)),
+            },
+        })
+        .collect()
+}
+
+/// Who waits for a batch's answer.
+type Reply = oneshot::Sender<Result<()>>;
+
+/// Consecutive batches of a group whose keys do not overlap: they can share one transaction.
+#[derive(Default)]
+struct Run {
+    replies: Vec<Reply>,
+    batches: Vec<Vec<Op>>,
+    keys: HashSet<(TreeName, Vec<u8>)>,
+}
+
+impl Run {
+    /// Whether `ops` touch a key this run already touches.
+    fn overlaps(&self, ops: &[Op]) -> bool {
+        ops.iter()
+            .any(|op| self.keys.contains(&(op.tree, op.key.clone())))
+    }
+
+    fn push(&mut self, reply: Reply, ops: Vec<Op>) {
+        self.keys
+            .extend(ops.iter().map(|op| (op.tree, op.key.clone())));
+        self.replies.push(reply);
+        self.batches.push(ops);
     }
 }
 
