@@ -315,6 +315,20 @@ impl EventLoop {
                 self.swarm.behaviour_mut().gossipsub.unsubscribe(&topic);
             }
             Command::Publish { topic, data } => {
+                let topic_hash = IdentTopic::new(topic.clone()).hash();
+                // gossipsub signs and encodes a message before it finds out that nobody is
+                // subscribed; skip that work when no connected peer listens (the followers
+                // fetch the object with the pull sync).
+                let listened = self
+                    .swarm
+                    .behaviour()
+                    .gossipsub
+                    .all_peers()
+                    .any(|(_, topics)| topics.contains(&&topic_hash));
+                if !listened {
+                    tracing::trace!(%topic, "nobody subscribed: not published");
+                    return;
+                }
                 match self
                     .swarm
                     .behaviour_mut()
