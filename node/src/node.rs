@@ -123,6 +123,10 @@ impl Node {
             check_address(addr)?;
         }
         let peer_id = config.keypair.public().to_peer_id();
+        // The peers known before this start, read before any discovery can add to the book:
+        // the first reconnect pass dials these, not what mDNS found a moment ago (that has its
+        // own rules, such as who dials whom).
+        let known_at_start = store.peers().list()?;
         let token = CancellationToken::new();
         let tasks = TaskTracker::new();
 
@@ -262,6 +266,7 @@ impl Node {
             node: handle.clone(),
             store,
             bootstrap: config.bootstrap.clone(),
+            known_at_start,
         };
         tasks.spawn(reconnect.run(config.reconnect_interval, token.child_token()));
 
@@ -367,11 +372,15 @@ struct Reconnect {
     node: NodeHandle,
     store: Store,
     bootstrap: Vec<Multiaddr>,
+    known_at_start: Vec<kith_storage::PeerRecord>,
 }
 
 impl Reconnect {
-    async fn run(self, interval: Duration, token: CancellationToken) {
-        let mut ticker = tokio::time::interval(interval);
+    async fn run(mut self, interval: Duration, token: CancellationToken) {
+        let at_start = std::mem::take(&mut self.known_at_start);
+        self.offer(at_start);
+        self.dial_bootstrap();
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         loop {
             tokio::select! {
                 biased;
@@ -391,20 +400,27 @@ impl Reconnect {
     /// without a peer id are dialed directly; the connection then enters the pipeline.
     async fn reconnect(&self) {
         match self.store.peers().list() {
-            Ok(records) => {
-                for record in records
-                    .into_iter()
-                    .filter(|r| r.rejected.is_none() && !r.addrs.is_empty())
-                {
-                    self.node.peer_found(PeerFound::new(
-                        record.peer_id,
-                        record.addrs,
-                        PeerSource::PeerBook,
-                    ));
-                }
-            }
+            Ok(records) => self.offer(records),
             Err(error) => tracing::warn!(%error, "could not read the peer book"),
         }
+        self.dial_bootstrap();
+    }
+
+    /// Hands the usable records of the peer book to the pipeline.
+    fn offer(&self, records: Vec<kith_storage::PeerRecord>) {
+        for record in records
+            .into_iter()
+            .filter(|r| r.rejected.is_none() && !r.addrs.is_empty())
+        {
+            self.node.peer_found(PeerFound::new(
+                record.peer_id,
+                record.addrs,
+                PeerSource::PeerBook,
+            ));
+        }
+    }
+
+    fn dial_bootstrap(&self) {
         for addr in &self.bootstrap {
             match kith_config::peer_id_of(addr) {
                 Some(peer) => self.node.peer_found(PeerFound::new(
