@@ -76,6 +76,19 @@ async fn post_arrives(events: &mut Events, id: ObjectId, limit: Duration) {
     .unwrap_or_else(|_| panic!("post {id} did not arrive within {limit:?}"));
 }
 
+/// `from` hands `objects` to `to` over the direct-delivery route.
+async fn hand_over(
+    from: &TestNode,
+    to: &TestNode,
+    objects: Vec<serde_json::Value>,
+) -> ObjectsReply {
+    from.handle()
+        .client()
+        .call(to.peer_id(), &routes::objects(), &ObjectsBody { objects })
+        .await
+        .expect("the route answers")
+}
+
 fn new_post(text: &str) -> NewPost {
     NewPost {
         text: text.to_owned(),
@@ -341,18 +354,7 @@ async fn forged_objects_are_refused_and_never_shown() {
     let garbage = serde_json::json!({"kind": "post", "text": 42});
 
     let rejected_before = b.social().objects_rejected();
-    let reply: ObjectsReply = mallory
-        .handle()
-        .client()
-        .call(
-            b.peer_id(),
-            &routes::objects(),
-            &ObjectsBody {
-                objects: vec![altered, wrong_author, relayed, garbage],
-            },
-        )
-        .await
-        .expect("the route answers");
+    let reply = hand_over(mallory, b, vec![altered, wrong_author, relayed, garbage]).await;
     assert_eq!(reply.stored, 0);
     assert_eq!(b.social().objects_rejected() - rejected_before, 4);
     assert!(!b.store().social().contains(&genuine.id()).expect("read"));
@@ -365,34 +367,12 @@ async fn forged_objects_are_refused_and_never_shown() {
         Content::Post(PostContent::new("from tomorrow")),
     )
     .expect("sign");
-    let reply: ObjectsReply = a
-        .handle()
-        .client()
-        .call(
-            b.peer_id(),
-            &routes::objects(),
-            &ObjectsBody {
-                objects: vec![future.to_json()],
-            },
-        )
-        .await
-        .expect("the route answers");
+    let reply = hand_over(a, b, vec![future.to_json()]).await;
     assert_eq!(reply.stored, 0);
     assert_eq!(b.social().objects_rejected() - rejected_before, 5);
 
     // The genuine object straight from its author is taken.
-    let reply: ObjectsReply = a
-        .handle()
-        .client()
-        .call(
-            b.peer_id(),
-            &routes::objects(),
-            &ObjectsBody {
-                objects: vec![genuine.to_json()],
-            },
-        )
-        .await
-        .expect("the route answers");
+    let reply = hand_over(a, b, vec![genuine.to_json()]).await;
     assert_eq!(reply.stored, 1);
     assert_eq!(timeline_ids(b).await, vec![genuine.id().to_string()]);
 }
