@@ -40,6 +40,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod support;
+
 use kith_config::NetworkKey;
 use kith_node::{Node, NodeConfig};
 use kith_storage::Store;
@@ -351,14 +353,7 @@ fn start(bin: &Path, data_dir: &Path) -> Result<Started> {
         .arg("run")
         .arg("--data-dir")
         .arg(data_dir)
-        .args([
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--api",
-            "127.0.0.1:0",
-            "--mdns",
-            "false",
-        ])
+        .args(support::LOOPBACK_ARGS)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

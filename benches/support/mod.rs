@@ -29,6 +29,16 @@ use tokio::{
     time::timeout,
 };
 
+/// The arguments of every benchmarked `kith run`: loopback only, ephemeral ports, no mDNS.
+pub const LOOPBACK_ARGS: [&str; 6] = [
+    "--listen",
+    "/ip4/127.0.0.1/tcp/0",
+    "--api",
+    "127.0.0.1:0",
+    "--mdns",
+    "false",
+];
+
 /// Errors of the benches are messages: a bench prints it and exits non-zero.
 pub type Result<T, E = String> = std::result::Result<T, E>;
 
@@ -303,14 +313,7 @@ impl KithProcess {
             .arg("run")
             .arg("--data-dir")
             .arg(data_dir)
-            .args([
-                "--listen",
-                "/ip4/127.0.0.1/tcp/0",
-                "--api",
-                "127.0.0.1:0",
-                "--mdns",
-                "false",
-            ])
+            .args(LOOPBACK_ARGS)
             .args(extra)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
