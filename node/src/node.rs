@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use kith_config::{Limits, NetworkKey, Role, Settings};
-use kith_protocols::{PeerSource, VerifyRules, routes};
+use kith_protocols::{PeerSource, Signer, VerifyRules, routes};
 use kith_storage::Store;
 use libp2p::{Multiaddr, Swarm, identity::Keypair, metrics::Metrics, swarm};
 use prometheus_client::registry::Registry;
@@ -196,7 +196,9 @@ impl Node {
             handle.clone(),
             store.clone(),
             SocialConfig {
-                keypair: config.keypair.clone(),
+                signer: Signer::new(config.keypair.clone()).map_err(|e| {
+                    Error::Refused(format!("the identity key cannot sign objects: {e}"))
+                })?,
                 rules: VerifyRules {
                     max_post_chars: config.max_post_chars,
                     ..VerifyRules::default()

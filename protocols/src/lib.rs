@@ -84,7 +84,7 @@ pub use info::{
 pub use object::{
     Content, DEFAULT_MAX_POST_CHARS, MAX_AVATAR_CHARS, MAX_BIO_CHARS, MAX_CLOCK_SKEW_MS,
     MAX_CREATED_AT, MAX_DISPLAY_NAME_CHARS, MAX_OBJECT_LEN, OBJECT_ID_HEX_LEN, OBJECT_VERSION,
-    ObjectError, ObjectId, ObjectKind, PostContent, Profile, SignedObject, VerifyRules,
+    ObjectError, ObjectId, ObjectKind, PostContent, Profile, SignedObject, Signer, VerifyRules,
 };
 pub use route::{MAX_SEGMENT_LEN, Op, Route, RouteClass, Version, Visibility, class_of, routes};
 pub use social::{

@@ -45,6 +45,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::hash::{BuildHasher, RandomState};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -318,25 +319,35 @@ fn prepare(ops: Vec<Op>, mut slot_of: impl FnMut(TreeName) -> usize) -> Vec<Prep
 type Reply = oneshot::Sender<Result<()>>;
 
 /// Consecutive batches of a group whose keys do not overlap: they can share one transaction.
+///
+/// Keys are remembered by hash rather than by value, so building a run copies no key. Two
+/// different keys with the same hash only end a run early (one more transaction), never join
+/// batches that overlap.
 #[derive(Default)]
 struct Run {
     replies: Vec<Reply>,
     batches: Vec<Vec<Op>>,
-    keys: HashSet<(TreeName, Vec<u8>)>,
+    keys: HashSet<u64>,
+    hasher: RandomState,
 }
 
 impl Run {
     /// Whether `ops` touch a key this run already touches.
     fn overlaps(&self, ops: &[Op]) -> bool {
-        ops.iter()
-            .any(|op| self.keys.contains(&(op.tree, op.key.clone())))
+        ops.iter().any(|op| self.keys.contains(&self.key_hash(op)))
     }
 
     fn push(&mut self, reply: Reply, ops: Vec<Op>) {
-        self.keys
-            .extend(ops.iter().map(|op| (op.tree, op.key.clone())));
+        for op in &ops {
+            let hash = self.key_hash(op);
+            self.keys.insert(hash);
+        }
         self.replies.push(reply);
         self.batches.push(ops);
+    }
+
+    fn key_hash(&self, op: &Op) -> u64 {
+        self.hasher.hash_one((op.tree, op.key.as_slice()))
     }
 }
 

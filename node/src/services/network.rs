@@ -1,6 +1,6 @@
 //! The network service: who this node is, which peers it knows, invites, and blocks.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use kith_config::{Invite, MAX_INVITE_ADDRS, NetworkKey, Role, peer_id_of};
 use kith_protocols::{
@@ -14,9 +14,15 @@ use crate::{Error, NodeHandle, PeerFound, discovery::PipelineNotice, state::now_
 /// How many peers the peer-exchange route hands out at most.
 const MAX_EXCHANGED_PEERS: usize = 50;
 
-/// Network-level operations shared by route handlers and the HTTP API.
+/// Network-level operations shared by route handlers and the HTTP API. Cheap to clone (the
+/// HTTP layer clones it for every request).
 #[derive(Debug, Clone)]
 pub struct NetworkService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     node: NodeHandle,
     store: Store,
     network_key: NetworkKey,
@@ -33,38 +39,41 @@ impl NetworkService {
         routes: Vec<Route>,
     ) -> Self {
         Self {
-            node,
-            store,
-            network_key,
-            role,
-            routes,
+            inner: Arc::new(Inner {
+                node,
+                store,
+                network_key,
+                role,
+                routes,
+            }),
         }
     }
 
     /// The handle of the node this service runs on.
     pub fn node(&self) -> &NodeHandle {
-        &self.node
+        &self.inner.node
     }
 
     /// This node's role.
     pub fn role(&self) -> Role {
-        self.role
+        self.inner.role
     }
 
     /// The node's self-description: what `/public/get/info/0.0.0` and `GET /api/v1/node` return.
     pub fn node_info(&self) -> NodeInfo {
         NodeInfo {
-            peer_id: self.node.local_peer_id(),
-            role: self.role,
-            network: self.node.network().to_owned(),
+            peer_id: self.inner.node.local_peer_id(),
+            role: self.inner.role,
+            network: self.inner.node.network().to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             protocol_version: PROTOCOL_VERSION,
-            routes: self.routes.clone(),
-            listen_addrs: self.node.listen_addrs(),
+            routes: self.inner.routes.clone(),
+            listen_addrs: self.inner.node.listen_addrs(),
             profile: self
+                .inner
                 .store
                 .social()
-                .profile(&self.node.local_peer_id())
+                .profile(&self.inner.node.local_peer_id())
                 .ok()
                 .flatten()
                 .and_then(|object| super::profile_summary(&object)),
@@ -73,9 +82,9 @@ impl NetworkService {
 
     /// Every peer in the peer book plus any connected peer not recorded yet, connected first.
     pub fn peers(&self) -> Result<Vec<PeerView>, Error> {
-        let mut connections = self.node.connections();
+        let mut connections = self.inner.node.connections();
         let mut views = Vec::new();
-        for record in self.store.peers().list()? {
+        for record in self.inner.store.peers().list()? {
             let connection = connections.remove(&record.peer_id);
             let mut addrs = record.addrs;
             if let Some(c) = &connection
@@ -138,8 +147,9 @@ impl NetworkService {
 
     /// Verified, connected peers for the peer-exchange route.
     pub fn exchange_peers(&self) -> Result<PeersResponse, Error> {
-        let connections: HashMap<PeerId, _> = self.node.connections();
+        let connections: HashMap<PeerId, _> = self.inner.node.connections();
         let peers = self
+            .inner
             .store
             .peers()
             .list()?
@@ -164,8 +174,8 @@ impl NetworkService {
     /// Loopback addresses are left out when the node has any other, since a friend on another
     /// machine cannot use them; a node that listens only on loopback (tests) keeps them.
     pub fn invite(&self) -> Result<Invite, Error> {
-        let local = self.node.local_peer_id();
-        let all = self.node.listen_addrs();
+        let local = self.inner.node.local_peer_id();
+        let all = self.inner.node.listen_addrs();
         let reachable: Vec<Multiaddr> = all.iter().filter(|a| !is_loopback(a)).cloned().collect();
         let chosen = if reachable.is_empty() { all } else { reachable };
         let addrs = chosen
@@ -173,7 +183,7 @@ impl NetworkService {
             .take(MAX_INVITE_ADDRS)
             .map(|a| with_peer_id(a, local))
             .collect();
-        Ok(Invite::new(self.network_key.clone(), addrs)?)
+        Ok(Invite::new(self.inner.network_key.clone(), addrs)?)
     }
 
     /// Connects to a peer the owner names by address. With a `/p2p/` id the address goes through
@@ -182,38 +192,48 @@ impl NetworkService {
         crate::transport::check_address(&addr)?;
         match peer_id_of(&addr) {
             Some(peer) => {
-                self.node
+                self.inner
+                    .node
                     .peer_found(PeerFound::new(peer, vec![addr], PeerSource::Manual));
                 Ok(Some(peer))
             }
             None => Ok(Some(
-                self.node.dial_address(addr, PeerSource::Manual).await?,
+                self.inner
+                    .node
+                    .dial_address(addr, PeerSource::Manual)
+                    .await?,
             )),
         }
     }
 
     /// Blocks a peer: never dialed again, refused inbound, disconnected now.
     pub async fn block(&self, peer: PeerId, reason: Option<String>) -> Result<(), Error> {
-        if peer == self.node.local_peer_id() {
+        if peer == self.inner.node.local_peer_id() {
             return Err(Error::Refused("a node cannot block itself".into()));
         }
-        self.store.blocks().add(peer, reason, now_ms()).await?;
-        self.node.block(peer).await?;
-        self.node.disconnect(peer).await;
+        self.inner
+            .store
+            .blocks()
+            .add(peer, reason, now_ms())
+            .await?;
+        self.inner.node.block(peer).await?;
+        self.inner.node.disconnect(peer).await;
         Ok(())
     }
 
     /// Lifts a block. Returns whether the peer was blocked.
     pub async fn unblock(&self, peer: PeerId) -> Result<bool, Error> {
-        let was_blocked = self.store.blocks().remove(peer).await?;
-        self.node.unblock(peer).await?;
-        self.node.notify_pipeline(PipelineNotice::Unblocked(peer));
+        let was_blocked = self.inner.store.blocks().remove(peer).await?;
+        self.inner.node.unblock(peer).await?;
+        self.inner
+            .node
+            .notify_pipeline(PipelineNotice::Unblocked(peer));
         Ok(was_blocked)
     }
 
     /// The blocklist.
     pub fn blocks(&self) -> Result<Vec<kith_storage::BlockEntry>, Error> {
-        Ok(self.store.blocks().list()?)
+        Ok(self.inner.store.blocks().list()?)
     }
 }
 

@@ -112,5 +112,5 @@ pub use error::ObjectError;
 pub use id::{OBJECT_ID_HEX_LEN, ObjectId};
 pub use signed::{
     DEFAULT_MAX_POST_CHARS, MAX_CLOCK_SKEW_MS, MAX_CREATED_AT, MAX_OBJECT_LEN, OBJECT_VERSION,
-    SignedObject, VerifyRules,
+    SignedObject, Signer, VerifyRules,
 };

@@ -63,6 +63,95 @@ impl Default for VerifyRules {
     }
 }
 
+/// An identity ready to sign objects: the keypair plus what every object it signs repeats (its
+/// peer id and that id's text), worked out once rather than per object.
+///
+/// [`SignedObject::create`] builds one per call; a node that signs many objects keeps one.
+#[derive(Clone)]
+pub struct Signer {
+    keypair: Keypair,
+    author: PeerId,
+    /// `author` in base58, as the `author` member spells it.
+    author_text: String,
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the key itself.
+        f.debug_struct("Signer")
+            .field("author", &self.author)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Signer {
+    /// A signer for `keypair`'s identity.
+    ///
+    /// # Errors
+    ///
+    /// [`ObjectError::BadAuthor`] if `keypair` is not Ed25519.
+    pub fn new(keypair: Keypair) -> Result<Signer, ObjectError> {
+        let public = keypair.public();
+        if public.key_type() != KeyType::Ed25519 {
+            return Err(ObjectError::BadAuthor(format!(
+                "objects are signed with Ed25519 keys, not {}",
+                public.key_type()
+            )));
+        }
+        let author = public.to_peer_id();
+        Ok(Signer {
+            author_text: author.to_base58(),
+            author,
+            keypair,
+        })
+    }
+
+    /// The identity this signer signs as.
+    pub fn author(&self) -> PeerId {
+        self.author
+    }
+
+    /// Signs `content` at `created_at` (unix milliseconds), checking the field rules with
+    /// `rules`.
+    ///
+    /// # Errors
+    ///
+    /// As [`SignedObject::create`].
+    pub fn sign(
+        &self,
+        created_at: u64,
+        content: Content,
+        rules: &VerifyRules,
+    ) -> Result<SignedObject, ObjectError> {
+        check_created_at(created_at)?;
+        content.validate(rules)?;
+
+        let mut map = Map::new();
+        map.insert("v".into(), OBJECT_VERSION.into());
+        map.insert("author".into(), self.author_text.clone().into());
+        map.insert("created_at".into(), created_at.into());
+        content.write_fields(&mut map);
+
+        let canonical = canonicalize(&map)?;
+        let sig = self
+            .keypair
+            .sign(&canonical)
+            .map_err(|e| ObjectError::BadAuthor(format!("signing: {e}")))?;
+        map.insert("sig".into(), URL_SAFE_NO_PAD.encode(sig).into());
+        let raw = canonicalize(&map)?;
+        if raw.len() > MAX_OBJECT_LEN {
+            return Err(ObjectError::TooLarge);
+        }
+        Ok(SignedObject {
+            id: ObjectId::of_canonical(&canonical),
+            author: self.author,
+            created_at,
+            content,
+            raw: raw.into(),
+        })
+    }
+}
+
 /// A verified signed object: the typed view plus the exact JSON that was signed.
 ///
 /// Only [`SignedObject::create`] and [`SignedObject::verify`] make one, so holding a
@@ -125,39 +214,7 @@ impl SignedObject {
         content: Content,
         rules: &VerifyRules,
     ) -> Result<SignedObject, ObjectError> {
-        let public = keypair.public();
-        if public.key_type() != KeyType::Ed25519 {
-            return Err(ObjectError::BadAuthor(format!(
-                "objects are signed with Ed25519 keys, not {}",
-                public.key_type()
-            )));
-        }
-        check_created_at(created_at)?;
-        content.validate(rules)?;
-        let author = public.to_peer_id();
-
-        let mut map = Map::new();
-        map.insert("v".into(), OBJECT_VERSION.into());
-        map.insert("author".into(), author.to_base58().into());
-        map.insert("created_at".into(), created_at.into());
-        content.write_fields(&mut map);
-
-        let canonical = canonicalize(&map)?;
-        let sig = keypair
-            .sign(&canonical)
-            .map_err(|e| ObjectError::BadAuthor(format!("signing: {e}")))?;
-        map.insert("sig".into(), URL_SAFE_NO_PAD.encode(sig).into());
-        let raw = canonicalize(&map)?;
-        if raw.len() > MAX_OBJECT_LEN {
-            return Err(ObjectError::TooLarge);
-        }
-        Ok(SignedObject {
-            id: ObjectId::of_canonical(&canonical),
-            author,
-            created_at,
-            content,
-            raw: raw.into(),
-        })
+        Signer::new(keypair.clone())?.sign(created_at, content, rules)
     }
 
     /// Verifies a signed object received from anyone, with `now_ms` as the verifier's clock

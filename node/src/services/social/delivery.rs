@@ -12,9 +12,7 @@
 //! None of this is a delivery guarantee: followers that miss an object (offline, a lost gossip
 //! message, a push that failed) fetch it with the pull sync.
 
-use kith_protocols::{
-    Content, MAX_SYNC_IDS, ObjectsBody, ObjectsReply, SignedObject, routes, user_topic,
-};
+use kith_protocols::{Content, MAX_SYNC_IDS, ObjectsBody, ObjectsReply, SignedObject, routes};
 use kith_storage::FollowStatus;
 use libp2p::PeerId;
 
@@ -48,7 +46,7 @@ impl SocialService {
         } else if let Err(error) = self
             .inner
             .node
-            .publish(user_topic(&self.me()), object.as_bytes().to_vec())
+            .publish(self.inner.own_topic.clone(), object.as_bytes().to_vec())
             .await
         {
             tracing::debug!(%error, "not published");

@@ -30,16 +30,17 @@ mod views;
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex, PoisonError, RwLock},
     time::Duration,
 };
 
 use kith_protocols::{
     Content, EventView, NewPost, ObjectId, PostContent, PostPage, PostView, Profile,
-    ProfileSummary, ProfileUpdate, ProfileView, SignedObject, UserView, VerifyRules,
+    ProfileSummary, ProfileUpdate, ProfileView, SignedObject, Signer, UserView, VerifyRules,
+    user_topic,
 };
 use kith_storage::{Cursor, Inserted, Social, Store};
-use libp2p::{PeerId, identity::Keypair};
+use libp2p::PeerId;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{Error, NodeEvent, NodeHandle, Policy, state::now_ms};
@@ -55,7 +56,7 @@ pub const MAX_PAGE: usize = 200;
 /// What the social service needs besides the node and the store.
 #[derive(Debug, Clone)]
 pub(crate) struct SocialConfig {
-    pub keypair: Keypair,
+    pub signer: Signer,
     pub rules: VerifyRules,
     pub policy: Policy,
     pub sync_interval: Duration,
@@ -71,8 +72,14 @@ struct Inner {
     node: NodeHandle,
     store: Store,
     social: Social,
-    keypair: Keypair,
+    signer: Signer,
     me: PeerId,
+    /// `kith/v1/user/<me>`, where an open account publishes.
+    own_topic: String,
+    /// The owner's profile fields as last stored (`None` until first read): every post's
+    /// delivery asks whether the account is locked, every view of an own post for the name.
+    /// Only [`SocialService::update_profile`] changes the stored profile, and it refreshes this.
+    own_profile: RwLock<Option<Profile>>,
     rules: VerifyRules,
     policy: Policy,
     sync_interval: Duration,
@@ -104,14 +111,16 @@ impl SocialService {
         tasks: TaskTracker,
         token: CancellationToken,
     ) -> Self {
-        let me = config.keypair.public().to_peer_id();
+        let me = config.signer.author();
         SocialService {
             inner: Arc::new(Inner {
                 node,
                 social: store.social(),
                 store,
-                keypair: config.keypair,
+                signer: config.signer,
                 me,
+                own_topic: user_topic(&me),
+                own_profile: RwLock::new(None),
                 rules: config.rules,
                 policy: config.policy,
                 sync_interval: config.sync_interval,
@@ -286,13 +295,30 @@ impl SocialService {
 
     /// The owner's profile fields (defaults until set).
     fn own_profile(&self) -> Result<Profile, Error> {
-        Ok(match self.inner.social.profile(&self.me())? {
+        let cached = self
+            .inner
+            .own_profile
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(profile) = cached {
+            return Ok(profile);
+        }
+        let profile = match self.inner.social.profile(&self.me())? {
             Some(object) => match object.content() {
                 Content::Profile(profile) => profile.clone(),
                 _ => Profile::default(),
             },
             None => Profile::default(),
-        })
+        };
+        // An update_profile racing this read puts its own (newer) profile in the cache;
+        // `get_or_insert_with` never replaces that with this possibly older read.
+        self.inner
+            .own_profile
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_with(|| profile.clone());
+        Ok(profile)
     }
 
     /// Changes the owner's profile: the fields given replace the stored ones; a new signed
@@ -323,14 +349,21 @@ impl SocialService {
             .as_ref()
             .map_or(0, |stored| stored.created_at() + 1)
             .max(now_ms());
-        let object = SignedObject::create_with_rules(
-            &self.inner.keypair,
-            created_at,
-            Content::Profile(profile.clone()),
-            &self.inner.rules,
-        )
-        .map_err(|e| Error::Refused(e.to_string()))?;
+        let object = self
+            .inner
+            .signer
+            .sign(
+                created_at,
+                Content::Profile(profile.clone()),
+                &self.inner.rules,
+            )
+            .map_err(|e| Error::Refused(e.to_string()))?;
         self.store_own(&object).await?;
+        *self
+            .inner
+            .own_profile
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(profile.clone());
         if was_locked && !profile.locked {
             // Unlocking lets every pending request in.
             self.approve_all_requests().await?;
@@ -342,7 +375,9 @@ impl SocialService {
 
     /// Signs `content` as the owner, now.
     fn sign(&self, content: Content) -> Result<SignedObject, Error> {
-        SignedObject::create_with_rules(&self.inner.keypair, now_ms(), content, &self.inner.rules)
+        self.inner
+            .signer
+            .sign(now_ms(), content, &self.inner.rules)
             .map_err(|e| Error::Refused(e.to_string()))
     }
 

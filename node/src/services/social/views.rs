@@ -62,6 +62,10 @@ impl SocialService {
     /// `peer`'s display name, from their stored profile or their node's summary; `None` when
     /// unknown or empty.
     pub(crate) fn display_name(&self, peer: &PeerId) -> Option<String> {
+        if *peer == self.me() {
+            let name = self.own_profile().ok().map(|profile| profile.display_name);
+            return name.filter(|name| !name.is_empty());
+        }
         let name = match self.inner.social.profile(peer) {
             Ok(Some(object)) => match object.content() {
                 Content::Profile(profile) => Some(profile.display_name.clone()),
