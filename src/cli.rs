@@ -60,6 +60,8 @@ pub enum Command {
         #[arg(long)]
         replace: bool,
     },
+    /// Set (or change) the web UI password, read from the terminal or one line of stdin
+    Passwd,
     /// Manage network keys
     Network {
         /// What to do.
@@ -76,6 +78,8 @@ pub enum Command {
 pub enum ClientCommand {
     /// Print an invite code to this node's network (asks the running node)
     Invite,
+    /// Print a one-time link that logs a browser in to the web UI (valid for an hour)
+    Login,
     /// Show who the running node is
     Status,
     /// List the peers the running node knows
@@ -128,6 +132,23 @@ pub enum ClientCommand {
         /// Start after this cursor (printed at the end of the previous page)
         #[arg(long, value_name = "CURSOR")]
         before: Option<String>,
+        /// Print the API's JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the replies to a post this node holds, newest first
+    Replies {
+        /// The post's id
+        id: ObjectId,
+        /// Print the API's JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what happened to you: replies, likes, follows and follow requests, newest first
+    Notifications {
+        /// How many (1 to 200)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=200))]
+        limit: Option<u64>,
         /// Print the API's JSON instead of text
         #[arg(long)]
         json: bool,

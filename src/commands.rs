@@ -1,9 +1,9 @@
-//! The commands other than `run`: key and invite handling on the data dir (`join`,
-//! `network new`), and the client commands that ask the running node over its HTTP API
-//! ([`run_client`]: `status`, `peers`, `invite`, `connect`, `block`, `unblock`, `blocks`, and the
-//! social ones: `post`, `timeline`, `show`, `delete`, `like`, `user`, `profile`, `follow`,
-//! `unfollow`, `following`, `followers`, `requests`, `approve`, `reject`, `devices`, `pair`,
-//! `unpair`, `events`).
+//! The commands other than `run`: key, password and invite handling on the data dir (`join`,
+//! `network new`, `passwd`), and the client commands that ask the running node over its HTTP
+//! API ([`run_client`]: `status`, `peers`, `invite`, `login`, `connect`, `block`, `unblock`, `blocks`, and the
+//! social ones: `post`, `timeline`, `show`, `replies`, `notifications`, `delete`, `like`,
+//! `user`, `profile`, `follow`, `unfollow`, `following`, `followers`, `requests`, `approve`,
+//! `reject`, `devices`, `pair`, `unpair`, `events`).
 //!
 //! Client commands find the node at the address in `<data-dir>/api.addr` (written by `kith run`)
 //! or else the configured `api` address, and authenticate with `<data-dir>/api.token`. Output
@@ -13,20 +13,20 @@
 //! to it.
 
 use std::{
-    io::Write,
+    io::{IsTerminal, Write},
     time::{SystemTime, UNIX_EPOCH},
 };
 
 use anyhow::{anyhow, bail};
 use kith_client::{
     BlockView, Client, DeviceView, Error as ClientError, EventView, FollowOutcome, FollowView,
-    Multiaddr, NewPost, ObjectId, PeerId, PeerView, PostPage, PostView, ProfileUpdate, ProfileView,
-    UserView,
+    Multiaddr, NewPost, NotificationKind, ObjectId, PeerId, PeerView, PostPage, PostView,
+    ProfileUpdate, ProfileView, UserView,
 };
 use kith_config::{
-    Invite, NetworkKey, Settings, create_network_key, load_api_token, load_network_key,
-    replace_network_key, set_bootstrap_in_config,
+    Invite, JoinFiles, KeyChange, NetworkKey, Settings, load_api_token, store_invite,
 };
+use zeroize::Zeroizing;
 
 use crate::{
     api_addr,
@@ -44,7 +44,35 @@ pub fn network_new(out: &mut impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `kith join CODE [--replace]`: stores the invite's network key and bootstrap peers.
+/// `kith passwd`: sets the web UI password (asked twice on a terminal; one line of stdin
+/// otherwise, for scripts). A running node uses it from its next login on.
+pub fn passwd(global: &GlobalArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let settings = Settings::resolve(global.raw_settings())?;
+    settings.data_dir.ensure_exists()?;
+    let password = if std::io::stdin().is_terminal() {
+        let first = Zeroizing::new(rpassword::prompt_password("New web UI password: ")?);
+        let again = Zeroizing::new(rpassword::prompt_password("Again: ")?);
+        if *first != *again {
+            bail!("the two passwords differ; nothing was changed");
+        }
+        first
+    } else {
+        let mut line = Zeroizing::new(String::new());
+        std::io::stdin().read_line(&mut line)?;
+        Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned())
+    };
+    let path = settings.data_dir.ui_password();
+    kith_config::set_password(&path, &password)?;
+    writeln!(
+        out,
+        "Password set ({}). Log in at the UI's /login page.",
+        path.display()
+    )?;
+    Ok(())
+}
+
+/// `kith join CODE [--replace]`: stores the invite's network key and bootstrap peers (the same
+/// step as `POST /api/v1/network/join`: [`store_invite`]).
 pub fn join(
     global: &GlobalArgs,
     code: &str,
@@ -53,44 +81,34 @@ pub fn join(
 ) -> anyhow::Result<()> {
     let invite = Invite::decode(code)?;
     let settings = Settings::resolve(global.raw_settings())?;
-    settings.data_dir.ensure_exists()?;
+    let files = JoinFiles::of(&settings);
     let path = settings.data_dir.swarm_key();
     let network = invite.network_key.fingerprint();
-    match load_network_key(&path)? {
-        Some(existing) if existing == invite.network_key => {
-            writeln!(
-                out,
-                "This node already holds the key of network {network} ({}).",
-                path.display()
-            )?;
-        }
-        Some(existing) if replace => {
-            let backup = replace_network_key(&path, &invite.network_key)?;
-            writeln!(
-                out,
-                "Replaced the key of network {} with that of network {network} in {}.\n\
-                 The old key is kept in {}.",
-                existing.fingerprint(),
-                path.display(),
-                backup.display()
-            )?;
-        }
-        Some(existing) => bail!(
-            "{} holds the key of another network ({}; the invite is for {network}). To leave that \
-             network for this one, run `kith join --replace CODE` (the old key is kept as a backup)",
+    match store_invite(&files, &invite, replace)? {
+        KeyChange::Unchanged => writeln!(
+            out,
+            "This node already holds the key of network {network} ({}).",
+            path.display()
+        )?,
+        KeyChange::Replaced { previous, backup } => writeln!(
+            out,
+            "Replaced the key of network {previous} with that of network {network} in {}.\n\
+             The old key is kept in {}.",
             path.display(),
-            existing.fingerprint()
+            backup.display()
+        )?,
+        KeyChange::OtherNetwork { stored } => bail!(
+            "{} holds the key of another network ({stored}; the invite is for {network}). To \
+             leave that network for this one, run `kith join --replace CODE` (the old key is \
+             kept as a backup)",
+            path.display(),
         ),
-        None => {
-            create_network_key(&path, &invite.network_key)?;
-            writeln!(
-                out,
-                "Stored the key of network {network} in {}.",
-                path.display()
-            )?;
-        }
+        KeyChange::Created => writeln!(
+            out,
+            "Stored the key of network {network} in {}.",
+            path.display()
+        )?,
     }
-    set_bootstrap_in_config(&settings.config_path, &invite.addrs)?;
     writeln!(
         out,
         "Added {} bootstrap peer{} to {}.",
@@ -131,6 +149,11 @@ pub async fn run_client(
 ) -> anyhow::Result<()> {
     match command {
         ClientCommand::Invite => invite(client, out).await,
+        ClientCommand::Login => {
+            let link = client.login_link().await?;
+            writeln!(out, "{}", link.url)?;
+            Ok(())
+        }
         ClientCommand::Status => status(client, out).await,
         ClientCommand::Peers { json } => peers(client, json, out).await,
         ClientCommand::Connect { addr } => connect(client, addr, out).await,
@@ -148,6 +171,10 @@ pub async fn run_client(
             json,
         } => timeline(client, limit, before, json, out).await,
         ClientCommand::Show { id, json } => show(client, id, json, out).await,
+        ClientCommand::Replies { id, json } => replies(client, id, json, out).await,
+        ClientCommand::Notifications { limit, json } => {
+            notifications(client, limit, json, out).await
+        }
         ClientCommand::Delete { id } => delete(client, id, out).await,
         ClientCommand::Like { id } => like(client, id, out).await,
         ClientCommand::User { peer_id, json } => user(client, peer_id, json, out).await,
@@ -657,6 +684,69 @@ fn print_event(event: &EventView, out: &mut impl Write) -> anyhow::Result<()> {
 }
 
 /// The posts of a page, each followed by a blank line.
+/// `kith replies ID`: the replies this node holds, newest first.
+async fn replies(
+    client: &Client,
+    id: ObjectId,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let page = client.replies(&id, None, None).await?;
+    if json {
+        return print_json(|out| serde_json::to_writer_pretty(out, &page), out);
+    }
+    if page.posts.is_empty() {
+        writeln!(out, "No replies to {} here.", short_id(&id))?;
+        return Ok(());
+    }
+    print_page(&page, now_ms(), out)
+}
+
+/// `kith notifications`: what happened to the owner, newest first.
+async fn notifications(
+    client: &Client,
+    limit: Option<u64>,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    // At most 200 (clap checks the range): fits any usize.
+    let limit = limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    let page = client.notifications(limit, None).await?;
+    if json {
+        return print_json(|out| serde_json::to_writer_pretty(out, &page), out);
+    }
+    if page.notifications.is_empty() {
+        writeln!(
+            out,
+            "Nothing yet: replies, likes and new followers show up here."
+        )?;
+        return Ok(());
+    }
+    let now = now_ms();
+    for notification in &page.notifications {
+        let who = match notification.actor_name.as_deref() {
+            Some(name) if !name.is_empty() => {
+                format!("{} ({})", printable(name), short_peer(&notification.actor))
+            }
+            _ => notification.actor.to_string(),
+        };
+        let what = match notification.kind {
+            NotificationKind::Reply => "replied",
+            NotificationKind::Like => "liked your post",
+            NotificationKind::Follow => "followed you",
+            NotificationKind::FollowRequest => "asked to follow you (`kith requests`)",
+        };
+        writeln!(out, "{who} {what} · {}", ago(now, notification.at))?;
+        if let Some(post) = &notification.post {
+            for line in printable(&post.text).lines() {
+                writeln!(out, "    {line}")?;
+            }
+            writeln!(out, "    ({})", short_id(&post.id))?;
+        }
+    }
+    Ok(())
+}
+
 fn print_page(page: &PostPage, now: u64, out: &mut impl Write) -> anyhow::Result<()> {
     for post in &page.posts {
         print_post(post, now, out)?;
@@ -883,6 +973,8 @@ mod tests {
             reply_to: Some(ObjectId::from_bytes([0x12; 32])),
             quote_of: None,
             like_count: 1,
+            liked: false,
+            reply_count: 0,
         }
     }
 
@@ -993,7 +1085,7 @@ mod tests {
         let mut out = Vec::new();
         join(&global(&data_dir), &code, false, &mut out).unwrap();
         assert_eq!(
-            load_network_key(&data_dir.join("swarm.key")).unwrap(),
+            kith_config::load_network_key(&data_dir.join("swarm.key")).unwrap(),
             Some(key.clone())
         );
         let config = std::fs::read_to_string(data_dir.join("kith.toml")).unwrap();
@@ -1012,13 +1104,13 @@ mod tests {
         );
         assert!(error.contains("--replace"), "{error}");
         assert_eq!(
-            load_network_key(&data_dir.join("swarm.key")).unwrap(),
+            kith_config::load_network_key(&data_dir.join("swarm.key")).unwrap(),
             Some(key)
         );
         let mut out = Vec::new();
         join(&global(&data_dir), &other_code, true, &mut out).unwrap();
         assert_eq!(
-            load_network_key(&data_dir.join("swarm.key")).unwrap(),
+            kith_config::load_network_key(&data_dir.join("swarm.key")).unwrap(),
             Some(other)
         );
         assert!(String::from_utf8(out).unwrap().contains(".bak"));

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use crate::{
-    api_addr::ApiAddrFile,
+    api_addr::{self, ApiAddrFile},
     cli::{GlobalArgs, RunArgs},
 };
 
@@ -85,6 +85,9 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<()> {
             return Err(error).context("starting the node");
         }
     };
+    // `POST /api/v1/network/join` with `replace` writes the same files as `kith join`.
+    node.network()
+        .set_join_files(kith_config::JoinFiles::of(&settings));
 
     let served = serve(&settings, &node, api_token, &mut signals).await;
     node.shutdown().await;
@@ -105,16 +108,19 @@ async fn serve(
     api_token: kith_config::ApiToken,
     signals: &mut Signals,
 ) -> anyhow::Result<ApiAddrFile> {
+    refuse_open_api_without_password(settings)?;
     let listener = TcpListener::bind(settings.api)
         .await
         .with_context(|| format!("binding the HTTP API to {}", settings.api))?;
     let bound = listener
         .local_addr()
         .context("reading the HTTP API's bound address")?;
-    let banner = banner(settings, node, bound)?;
+    let state = kith_web::AppState::new(node, api_token)
+        .with_password_file(settings.data_dir.ui_password());
+    let login = state.login_link(&format!("http://{}", api_addr::connectable(bound)));
+    let banner = banner(settings, node, bound, &login.url)?;
     let api_addr_file = ApiAddrFile::write(&settings.data_dir, bound)?;
 
-    let state = kith_web::AppState::new(node, api_token);
     let web_token = CancellationToken::new();
     let mut web = tokio::spawn(kith_web::serve(listener, state, web_token.clone()));
 
@@ -146,6 +152,23 @@ async fn serve(
         }
     }
     outcome.map(|()| api_addr_file)
+}
+
+/// Serving the API (and the UI) beyond this machine needs a password for the UI: otherwise
+/// anyone who sees a login link go by, or guesses at the port, meets no second lock.
+fn refuse_open_api_without_password(settings: &Settings) -> anyhow::Result<()> {
+    if settings.api.ip().is_loopback() {
+        return Ok(());
+    }
+    let path = settings.data_dir.ui_password();
+    if kith_config::password_is_set(&path)? {
+        return Ok(());
+    }
+    bail!(
+        "the API address {} is reachable from other machines, and no web UI password is set: \
+         set one with `kith passwd` first, or keep the API on 127.0.0.1",
+        settings.api
+    )
 }
 
 /// The network key: loaded; created for a brand-new node; otherwise an error saying what to do.
@@ -191,7 +214,12 @@ async fn close_store(store: Store) {
 }
 
 /// The start-up banner, parsed by tests and scripts: keep the `key: value` lines stable.
-fn banner(settings: &Settings, node: &Node, api: SocketAddr) -> anyhow::Result<String> {
+fn banner(
+    settings: &Settings,
+    node: &Node,
+    api: SocketAddr,
+    login_url: &str,
+) -> anyhow::Result<String> {
     let network = node.network();
     let peer_id = node.handle().local_peer_id();
     let listen = node.handle().listen_addrs();
@@ -201,6 +229,9 @@ fn banner(settings: &Settings, node: &Node, api: SocketAddr) -> anyhow::Result<S
     text.push_str(&format!("  role:     {}\n", network.role()));
     text.push_str(&format!("  network:  {}\n", node.handle().network()));
     text.push_str(&format!("  api:      http://{api}\n"));
+    text.push_str(&format!(
+        "  login:    {login_url} (opens the web UI; works once, for an hour; `kith login` prints a new one)\n"
+    ));
     text.push_str(&format!(
         "  token:    {} (use it as a Bearer token)\n",
         settings.data_dir.api_token().display()

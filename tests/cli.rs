@@ -3,12 +3,16 @@
 //!
 //! Covered: the first run (key files, modes, banner, `kith status`, clean SIGTERM), invite and
 //! join, restarts keeping the identity, corrupt or missing key files, the QUIC refusal, joining
-//! through a bootstrap node given with or without its peer id, and the social commands (`post`,
-//! `timeline`, `profile`, `show`, `like`, `delete`) against a running node.
+//! through a bootstrap node given with or without its peer id, the social commands (`post`,
+//! `timeline`, `profile`, `show`, `like`, `delete`) against a running node, and the web UI's
+//! access (`passwd`, the banner's login link, `kith login`, the refusal to serve beyond
+//! loopback without a password).
 
 use std::{fs, os::unix::fs::PermissionsExt, path::Path, time::Duration};
 
-use crate::process::{KithProcess, assert_success, cli_ok, loopback_args, run_cli, run_cli_with};
+use crate::process::{
+    KithProcess, assert_success, cli_ok, loopback_args, run_cli, run_cli_input, run_cli_with,
+};
 
 /// Upper bound for two nodes on loopback to find and verify each other.
 const CONNECT: Duration = Duration::from_secs(20);
@@ -481,5 +485,104 @@ async fn posting_and_reading_from_the_command_line() {
     let bad = run_cli(dir, &["show", "xyz"]).await;
     assert!(!bad.status.success(), "a malformed id is refused");
 
+    assert!(node.terminate().await.success());
+}
+
+/// `303` answers, not followed, so that the tests see the cookie and where they lead.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("HTTP client")
+}
+
+/// Opens a login link; returns the session cookie it sets, or `None` with where it led.
+async fn open_login_link(http: &reqwest::Client, url: &str) -> Result<String, String> {
+    let response = http.get(url).send().await.expect("GET the login link");
+    assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER, "{url}");
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    match response.headers().get("set-cookie") {
+        Some(cookie) if location == "/" => Ok(cookie.to_str().unwrap().to_owned()),
+        _ => Err(location),
+    }
+}
+
+#[tokio::test]
+async fn web_ui_access_login_links_password_and_open_binding() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let open_api: Vec<String> = loopback_args()
+        .into_iter()
+        .map(|arg| {
+            if arg == "127.0.0.1:0" {
+                "0.0.0.0:0".to_owned()
+            } else {
+                arg
+            }
+        })
+        .collect();
+
+    // Serving beyond loopback needs a password first.
+    let stderr = refused_run(dir.path(), &open_api).await;
+    assert!(stderr.contains("kith passwd"), "{stderr}");
+
+    let short = run_cli_input(dir.path(), &["passwd"], "short\n").await;
+    assert!(!short.status.success());
+    assert!(
+        stderr_of(&short).contains("at least 8"),
+        "{}",
+        stderr_of(&short)
+    );
+    let set = run_cli_input(dir.path(), &["passwd"], "correct horse battery\n").await;
+    assert_success(&set, "passwd");
+    let password_file = dir.path().join("ui.password");
+    assert_eq!(mode(&password_file), 0o600);
+    let stored = fs::read_to_string(&password_file).unwrap();
+    assert!(stored.starts_with("$argon2id$") && !stored.contains("horse"));
+
+    let node = KithProcess::start(&open_api, dir.path()).await;
+    let http = no_redirects();
+    let login = &node.banner.login;
+    // Printed for this machine's browser, whatever address the API is bound to.
+    assert!(
+        login.starts_with("http://127.0.0.1:") && login.contains("/login?code="),
+        "{login}"
+    );
+    let cookie = open_login_link(&http, login)
+        .await
+        .expect("the banner's link logs in");
+    assert!(cookie.starts_with("kith_session=") && cookie.contains("HttpOnly"));
+    let again = open_login_link(&http, login).await;
+    assert!(
+        again
+            .as_ref()
+            .is_err_and(|to| to.starts_with("/login?error=")),
+        "a login link works once: {again:?}"
+    );
+
+    // `kith login` prints a fresh one.
+    let fresh = cli_ok(dir.path(), &["login"]).await;
+    open_login_link(&http, fresh.trim())
+        .await
+        .expect("the link from `kith login` logs in");
+
+    // The password set before the start works over HTTP; a wrong one does not.
+    for (password, works) in [
+        ("wrong horse battery", false),
+        ("correct horse battery", true),
+    ] {
+        let response = http
+            .post(format!("{}/login", node.banner.api))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("password={}", password.replace(' ', "+")))
+            .send()
+            .await
+            .expect("POST /login");
+        assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
+        assert_eq!(
+            response.headers().contains_key("set-cookie"),
+            works,
+            "{password}"
+        );
+    }
     assert!(node.terminate().await.success());
 }

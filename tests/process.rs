@@ -60,6 +60,8 @@ pub struct Banner {
     pub api: String,
     /// Path of the `api.token` file.
     pub token_path: PathBuf,
+    /// The one-time login link to the web UI.
+    pub login: String,
     pub invite: String,
     pub listen: Vec<String>,
 }
@@ -76,6 +78,8 @@ impl Banner {
             api: get("api")?,
             // "<path> (use it as a Bearer token)"
             token_path: PathBuf::from(token.split(" (").next().unwrap_or(&token)),
+            // "<url> (opens the web UI; …)"
+            login: get("login")?.split(" (").next()?.to_owned(),
             invite: get("invite")?,
             listen: get("listen")?
                 .split_whitespace()
@@ -372,6 +376,35 @@ pub async fn run_cli_with(
         Ok(Ok(output)) => output,
         Ok(Err(e)) => panic!("running kith {}: {e}", args.join(" ")),
         Err(_) => panic!("`kith {}` did not finish within {limit:?}", args.join(" ")),
+    }
+}
+
+/// `kith --data-dir <data_dir> <args>` with `input` on its stdin, to completion.
+pub async fn run_cli_input(data_dir: &Path, args: &[&str], input: &str) -> Output {
+    use tokio::io::AsyncWriteExt;
+    let mut command = kith_command(&[], data_dir);
+    command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("running kith {}: {e}", args.join(" ")));
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    stdin
+        .write_all(input.as_bytes())
+        .await
+        .expect("writing stdin");
+    drop(stdin);
+    match timeout(CLI_TIMEOUT, child.wait_with_output()).await {
+        Ok(Ok(output)) => output,
+        Ok(Err(e)) => panic!("running kith {}: {e}", args.join(" ")),
+        Err(_) => panic!(
+            "`kith {}` did not finish within {CLI_TIMEOUT:?}",
+            args.join(" ")
+        ),
     }
 }
 

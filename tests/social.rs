@@ -1,6 +1,6 @@
 //! The social core between whole nodes: follows, posts reaching followers (push and pull),
 //! catch-up after a restart, repair of a lost gossip message, deletes, forgeries, locked
-//! accounts and private routes.
+//! accounts, private routes, and the notifications a reply and a like make.
 
 use std::time::Duration;
 
@@ -552,4 +552,111 @@ async fn unfollowing_takes_the_posts_off_the_timeline() {
     })
     .await;
     assert!(a.social().followers().expect("followers").is_empty());
+}
+
+/// The typed HTTP client of a node's API.
+fn client_of(node: &TestNode) -> kith_client::Client {
+    kith_client::Client::new(&format!("http://{}", node.api), &node.token).expect("a client")
+}
+
+/// B replies to and likes A's post: A hears of both on its event stream (read over HTTP with
+/// the typed client, opened before B acts), lists them as notifications, and the post counts
+/// them.
+#[tokio::test]
+async fn a_reply_and_a_like_notify_the_author() {
+    use futures::StreamExt;
+    use kith_protocols::NotificationKind;
+
+    let nodes = network(2).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let (a_api, b_api) = (client_of(a), client_of(b));
+    // B follows A, so that B holds A's posts (a reply goes to the author of a post it holds).
+    follow(b, a).await;
+    let mut on_b = b.events();
+    let post = a_api
+        .create_post(&new_post("what do you think?"))
+        .await
+        .expect("post");
+    post_arrives(&mut on_b, post.id, DELIVERY).await;
+
+    let mut stream = a_api.events().await.expect("A's event stream");
+    let answer = b_api
+        .create_post(&NewPost {
+            text: "I agree".to_owned(),
+            reply_to: Some(post.id),
+            quote_of: None,
+        })
+        .await
+        .expect("reply");
+    let liked = b_api.like(&post.id).await.expect("like");
+    assert!(liked.liked, "B's view of the post says B liked it");
+
+    // Both notifications and the like count, in whatever order the pushes land.
+    let (mut reply_seen, mut like_seen, mut count_seen) = (None, None, None);
+    let seen_all = tokio::time::timeout(crate::util::WAIT, async {
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(EventView::Notification { notification }) => match notification.kind {
+                    NotificationKind::Reply => reply_seen = Some(notification),
+                    NotificationKind::Like => like_seen = Some(notification),
+                    _ => {}
+                },
+                Ok(EventView::Like {
+                    post_id,
+                    like_count,
+                }) if post_id == post.id => count_seen = Some(like_count),
+                Ok(_) | Err(kith_client::Error::Lagged { .. }) => {}
+                Err(error) => panic!("A's event stream failed: {error}"),
+            }
+            if reply_seen.is_some() && like_seen.is_some() && count_seen.is_some() {
+                return;
+            }
+        }
+        panic!("A's event stream ended");
+    })
+    .await;
+    assert!(
+        seen_all.is_ok(),
+        "within {:?}: reply {reply_seen:?}, like {like_seen:?}, like count {count_seen:?}",
+        crate::util::WAIT
+    );
+    let reply_seen = reply_seen.expect("seen");
+    let like_seen = like_seen.expect("seen");
+    assert_eq!(count_seen, Some(1));
+    assert_eq!(reply_seen.actor, b.peer_id());
+    assert_eq!(reply_seen.post.as_ref().map(|p| p.id), Some(answer.id));
+    assert_eq!(like_seen.actor, b.peer_id());
+    assert_eq!(like_seen.post.as_ref().map(|p| p.id), Some(post.id));
+
+    // The list: the like and the reply (pushed independently, so in either order), then B's
+    // follow.
+    let page = a_api
+        .notifications(None, None)
+        .await
+        .expect("notifications");
+    assert_eq!(page.next, None);
+    let kinds: Vec<_> = page.notifications.iter().map(|n| n.kind).collect();
+    assert_eq!(kinds.len(), 3, "{kinds:?}");
+    assert!(kinds[..2].contains(&NotificationKind::Reply), "{kinds:?}");
+    assert!(kinds[..2].contains(&NotificationKind::Like), "{kinds:?}");
+    assert_eq!(kinds[2], NotificationKind::Follow);
+    assert!(page.notifications.iter().all(|n| n.actor == b.peer_id()));
+
+    let counted = a_api.post(&post.id).await.expect("the post");
+    assert_eq!((counted.reply_count, counted.like_count), (1, 1));
+    assert!(!counted.liked, "A did not like it");
+    let replies = a_api
+        .replies(&post.id, None, None)
+        .await
+        .expect("the replies");
+    assert_eq!(
+        replies.posts.iter().map(|p| p.id).collect::<Vec<_>>(),
+        [answer.id]
+    );
+    // B holds nothing that is news for B.
+    let nothing = b_api
+        .notifications(None, None)
+        .await
+        .expect("notifications");
+    assert!(nothing.notifications.is_empty());
 }

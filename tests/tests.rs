@@ -29,3 +29,5 @@ mod crash;
 mod cli;
 // mDNS between two network namespaces on one bridge.
 mod mdns;
+// The web UI in headless chromium: login, live posts, replies and likes, no session, CSRF.
+mod browser;

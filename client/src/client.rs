@@ -4,8 +4,8 @@ use std::{sync::Arc, time::Duration};
 
 use kith_protocols::{
     AddPeerRequest, AddPeerResponse, BlockRequest, BlockView, DeviceView, ErrorCode, FollowView,
-    InviteView, NewPost, NodeInfo, ObjectId, PeerView, PostPage, PostView, ProfileUpdate,
-    ProfileView, StatusView, UserView,
+    InviteView, JoinRequest, JoinView, LoginLink, NewPost, NodeInfo, NotificationPage, ObjectId,
+    PeerView, PostPage, PostView, ProfileUpdate, ProfileView, StatusView, UserView,
 };
 use libp2p::{Multiaddr, PeerId};
 use reqwest::{
@@ -121,6 +121,19 @@ impl Client {
         self.get("/api/v1/network/invite").await
     }
 
+    /// `POST /api/v1/network/join`: joins the network of an invite code. For this node's own
+    /// network the node connects to the invite's peers; for another network the node answers
+    /// [`Error::Api`] with status 409 unless `replace` is set, and with it stores the new
+    /// network key (keeping the old one) and asks for a restart (`restart_required`).
+    pub async fn join(&self, invite: &str, replace: bool) -> Result<JoinView, Error> {
+        let request = JoinRequest {
+            invite: invite.to_owned(),
+            replace,
+        };
+        self.json(Method::POST, "/api/v1/network/join", Some(&request), true)
+            .await
+    }
+
     /// `GET /api/v1/blocks`: the blocklist.
     pub async fn blocks(&self) -> Result<Vec<BlockView>, Error> {
         self.get("/api/v1/blocks").await
@@ -162,6 +175,29 @@ impl Client {
     pub async fn like(&self, id: &ObjectId) -> Result<PostView, Error> {
         let path = format!("/api/v1/posts/{id}/like");
         self.json(Method::POST, &path, None::<&()>, true).await
+    }
+
+    /// `GET /api/v1/posts/{id}/replies`: a page of the replies to a post that the node holds,
+    /// newest first (paged like [`timeline`](Client::timeline)).
+    pub async fn replies(
+        &self,
+        id: &ObjectId,
+        limit: Option<usize>,
+        before: Option<&str>,
+    ) -> Result<PostPage, Error> {
+        let path = format!("/api/v1/posts/{id}/replies");
+        self.get(&paged(&path, limit, before)).await
+    }
+
+    /// `GET /api/v1/notifications`: a page of the owner's notifications, newest first (paged
+    /// like [`timeline`](Client::timeline)).
+    pub async fn notifications(
+        &self,
+        limit: Option<usize>,
+        before: Option<&str>,
+    ) -> Result<NotificationPage, Error> {
+        self.get(&paged("/api/v1/notifications", limit, before))
+            .await
     }
 
     /// `GET /api/v1/timeline`: a page of the home timeline, newest first. `limit` defaults to
@@ -258,6 +294,12 @@ impl Client {
     pub async fn unpair_device(&self, peer_id: PeerId) -> Result<bool, Error> {
         let path = format!("/api/v1/devices/{peer_id}");
         found(self.send(Method::DELETE, &path, None::<&()>, true).await)
+    }
+
+    /// `POST /api/v1/session/links`: a one-time login link for a browser.
+    pub async fn login_link(&self) -> Result<LoginLink, Error> {
+        self.json(Method::POST, "/api/v1/session/links", None::<&()>, true)
+            .await
     }
 
     /// `GET /api/v1/events`: the node's live events, from now on, as a stream (see
@@ -519,6 +561,106 @@ mod tests {
             head.starts_with("GET /api/v1/timeline?limit=20&before=c%2F1 "),
             "{head}"
         );
+    }
+
+    #[tokio::test]
+    async fn replies_and_notifications_send_the_page_query() {
+        let id = ObjectId::from_bytes([0xcd; 32]);
+        let body = r#"{"posts":[],"next":null}"#;
+        let (base, server) = answer_once(json_response("200 OK", body)).await;
+        let client = Client::new(&base, TOKEN).unwrap();
+        let page = client.replies(&id, Some(3), Some("AAA")).await.unwrap();
+        assert!(page.posts.is_empty());
+        let head = server.await.unwrap();
+        assert!(
+            head.starts_with(&format!(
+                "GET /api/v1/posts/{id}/replies?limit=3&before=AAA "
+            )),
+            "{head}"
+        );
+
+        let actor = PeerId::random();
+        let body = format!(
+            r#"{{"notifications":[{{"id":"{}","kind":"follow_request","at":7,"actor":"{actor}"}}],"next":"Bw"}}"#,
+            "ab".repeat(32)
+        );
+        let (base, server) = answer_once(json_response("200 OK", &body)).await;
+        let client = Client::new(&base, TOKEN).unwrap();
+        let page = client.notifications(None, None).await.unwrap();
+        assert_eq!(page.next.as_deref(), Some("Bw"));
+        let [notification] = page.notifications.as_slice() else {
+            panic!("one notification: {page:?}");
+        };
+        assert_eq!(
+            (notification.kind, notification.actor, notification.at),
+            (kith_protocols::NotificationKind::FollowRequest, actor, 7)
+        );
+        assert!(notification.post.is_none() && notification.actor_name.is_none());
+        let head = server.await.unwrap();
+        assert!(head.starts_with("GET /api/v1/notifications "), "{head}");
+    }
+
+    /// Answers one request whose body is a small JSON object with `response`; returns the
+    /// whole request, head and body.
+    async fn answer_json_request(response: String) -> (String, tokio::task::JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            // Head and the body: read until the JSON object closes.
+            while !request.ends_with(b"}") {
+                let n = stream.read(&mut buf).await.unwrap();
+                assert!(n > 0);
+                request.extend_from_slice(&buf[..n]);
+            }
+            stream.write_all(response.as_bytes()).await.unwrap();
+            stream.shutdown().await.unwrap();
+            String::from_utf8(request).unwrap()
+        });
+        (base, server)
+    }
+
+    #[tokio::test]
+    async fn joining_sends_the_invite_and_another_network_is_a_conflict() {
+        let body = r#"{"network":"b7a2","same_network":true,"dialed":1,"restart_required":false}"#;
+        let (base, server) = answer_json_request(json_response("200 OK", body)).await;
+        let client = Client::new(&base, TOKEN).unwrap();
+        let joined = client.join("kith1abc", false).await.unwrap();
+        assert_eq!(
+            joined,
+            JoinView {
+                network: "b7a2".to_owned(),
+                same_network: true,
+                dialed: 1,
+                restart_required: false,
+            }
+        );
+        let request = server.await.unwrap();
+        assert!(
+            request.starts_with("POST /api/v1/network/join "),
+            "{request}"
+        );
+        assert!(
+            request.ends_with("\r\n\r\n{\"invite\":\"kith1abc\",\"replace\":false}"),
+            "{request}"
+        );
+
+        let body = r#"{"error":{"code":"invalid-request","message":"another network: send \"replace\": true"}}"#;
+        let (base, server) = answer_json_request(json_response("409 Conflict", body)).await;
+        let client = Client::new(&base, TOKEN).unwrap();
+        let error = client.join("kith1abc", true).await.unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                Error::Api { status: 409, code: ErrorCode::InvalidRequest, message }
+                    if message.contains("replace")
+            ),
+            "{error:?}"
+        );
+        let request = server.await.unwrap();
+        assert!(request.ends_with("\"replace\":true}"), "{request}");
     }
 
     #[tokio::test]

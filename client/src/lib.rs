@@ -43,7 +43,8 @@ pub use error::Error;
 pub use events::EventStream;
 pub use kith_protocols::{
     AddPeerRequest, AddPeerResponse, ApiErrorBody, BlockRequest, BlockView, DeviceView, ErrorCode,
-    EventView, FollowOutcome, FollowView, InviteView, NewPost, NodeInfo, ObjectId, PeerView,
-    PostPage, PostView, ProfileUpdate, ProfileView, StatusView, UserView,
+    EventView, FollowOutcome, FollowView, InviteView, JoinRequest, JoinView, LoginLink, NewPost,
+    NodeInfo, NotificationKind, NotificationPage, NotificationView, ObjectId, PeerView, PostPage,
+    PostView, ProfileUpdate, ProfileView, StatusView, UserView,
 };
 pub use libp2p::{Multiaddr, PeerId};

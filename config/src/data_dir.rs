@@ -18,6 +18,8 @@ pub const IDENTITY_KEY_FILE: &str = "identity.key";
 pub const SWARM_KEY_FILE: &str = "swarm.key";
 /// File name of the HTTP API bearer token.
 pub const API_TOKEN_FILE: &str = "api.token";
+/// The UI password hash, `ui.password` (only when the owner set one with `kith passwd`).
+pub const UI_PASSWORD_FILE: &str = "ui.password";
 /// File name of the config file.
 pub const CONFIG_FILE: &str = "kith.toml";
 /// Directory name of the database.
@@ -58,6 +60,11 @@ impl DataDir {
     /// `<root>/api.token`: the bearer token of the local HTTP API.
     pub fn api_token(&self) -> PathBuf {
         self.root.join(API_TOKEN_FILE)
+    }
+
+    /// `<root>/ui.password`: the Argon2id hash of the UI password, if one is set.
+    pub fn ui_password(&self) -> PathBuf {
+        self.root.join(UI_PASSWORD_FILE)
     }
 
     /// `<root>/kith.toml`: the default config file.

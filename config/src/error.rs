@@ -39,6 +39,10 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// A UI password was refused (too short, too long) or could not be hashed.
+    #[error("{0}")]
+    Password(String),
+
     /// A key file that should be replaced does not exist.
     #[error("key file {path} does not exist, so there is nothing to replace")]
     KeyMissing {

@@ -44,23 +44,29 @@ mod data_dir;
 mod error;
 mod fsutil;
 mod invite;
+mod join;
 mod keys;
+mod password;
 mod settings;
 
 pub use addr::peer_id_of;
 pub use config_edit::set_bootstrap_in_config;
 pub use data_dir::{
     API_ADDR_FILE, API_TOKEN_FILE, CONFIG_FILE, DB_DIR, DataDir, IDENTITY_KEY_FILE, SWARM_KEY_FILE,
-    default_data_dir,
+    UI_PASSWORD_FILE, default_data_dir,
 };
 pub use error::Error;
 pub use invite::{INVITE_PREFIX, Invite, MAX_INVITE_ADDRS};
+pub use join::{JoinFiles, KeyChange, store_invite};
 pub use keys::{
     ApiToken, ApiTokenError, KeyFileError, NETWORK_KEY_LEN, NetworkKey, create_api_token,
     create_identity, create_network_key, insecure_permissions, load_api_token, load_identity,
     load_network_key, load_or_create_api_token, load_or_create_identity, replace_network_key,
 };
 pub use libp2p::Multiaddr;
+pub use password::{
+    MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, password_is_set, set_password, verify_password,
+};
 pub use settings::{
     DEFAULT_API_ADDR, DEFAULT_LISTEN_PORT, Limits, LogFormat, ParseValueError, RawSettings, Role,
     Settings,

@@ -39,7 +39,7 @@ pub use dispatch::{Handler, Policy, RequestContext, RouteClient, Router};
 pub use error::Error;
 pub use handle::NodeHandle;
 pub use node::{Node, NodeConfig};
-pub use services::{MAX_PAGE, NetworkService, SocialService, SyncReport};
+pub use services::{JoinOutcome, MAX_PAGE, NetworkService, SocialService, SyncReport};
 pub use state::{Connection, now_ms};
 pub use transport::{TransportKind, build_transport, check_address};
 

@@ -175,6 +175,12 @@ pub struct PostView {
     /// How many likes this node knows of.
     #[serde(default)]
     pub like_count: u64,
+    /// Whether the owner has liked it.
+    #[serde(default)]
+    pub liked: bool,
+    /// How many replies to it this node holds.
+    #[serde(default)]
+    pub reply_count: u64,
 }
 
 /// A page of posts, newest first: `{"posts":[...],"next":cursor|null}`.
@@ -185,6 +191,80 @@ pub struct PostPage {
     pub posts: Vec<PostView>,
     /// Pass as `before` for the next page; `null` at the end.
     pub next: Option<String>,
+}
+
+/// What a notification tells the owner.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// Someone replied to one of the owner's posts (`post` is the reply).
+    Reply,
+    /// Someone liked one of the owner's posts (`post` is the liked post).
+    Like,
+    /// Someone started following the owner.
+    Follow,
+    /// Someone asked to follow the owner's locked account.
+    FollowRequest,
+}
+
+/// One notification: something that happened to the owner.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NotificationView {
+    /// Stable and unique: the id of the object that caused it (the reply, the like, the
+    /// follow).
+    pub id: String,
+    /// What happened.
+    pub kind: NotificationKind,
+    /// When this node learned of it (unix ms, this node's clock).
+    pub at: u64,
+    /// Who did it.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub actor: PeerId,
+    /// Their display name, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
+    /// The post it is about: the reply for `reply`, the liked post for `like`; absent for
+    /// follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post: Option<PostView>,
+}
+
+/// A page of notifications, newest first: `{"notifications":[...],"next":cursor|null}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NotificationPage {
+    /// The notifications.
+    pub notifications: Vec<NotificationView>,
+    /// Pass as `before` for the next page; `null` at the end.
+    pub next: Option<String>,
+}
+
+/// `POST /api/v1/network/join`: join the network of an invite code.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    /// The invite code (`kith1…`).
+    pub invite: String,
+    /// Whether to replace the node's network key when the invite is for another network.
+    #[serde(default)]
+    pub replace: bool,
+}
+
+/// The answer to `POST /api/v1/network/join`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JoinView {
+    /// The invite's network (the key's fingerprint).
+    pub network: String,
+    /// Whether the node already was on that network.
+    pub same_network: bool,
+    /// How many of the invite's addresses the node started connecting to.
+    pub dialed: u64,
+    /// Whether the node must be restarted to be on the network (its key was replaced).
+    pub restart_required: bool,
 }
 
 /// A person's profile as the API shows it.
@@ -333,6 +413,19 @@ pub enum EventView {
         #[cfg_attr(feature = "openapi", schema(value_type = String))]
         peer_id: PeerId,
     },
+    /// A notification was recorded (see `GET /api/v1/notifications`).
+    Notification {
+        /// The notification.
+        notification: NotificationView,
+    },
+    /// A post held here was liked (by the owner or someone else): its new count.
+    Like {
+        /// The liked post.
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        post_id: ObjectId,
+        /// How many likes of it this node knows of now.
+        like_count: u64,
+    },
 }
 
 impl EventView {
@@ -347,6 +440,144 @@ impl EventView {
             EventView::Profile { .. } => "profile",
             EventView::PeerConnected { .. } => "peer_connected",
             EventView::PeerDisconnected { .. } => "peer_disconnected",
+            EventView::Notification { .. } => "notification",
+            EventView::Like { .. } => "like",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn post() -> PostView {
+        PostView {
+            id: ObjectId::from_bytes([0xab; 32]),
+            author: PeerId::random(),
+            author_name: None,
+            created_at: 5,
+            text: "hi".to_owned(),
+            reply_to: None,
+            quote_of: None,
+            like_count: 2,
+            liked: true,
+            reply_count: 3,
+        }
+    }
+
+    #[test]
+    fn a_post_without_the_newer_fields_reads_as_not_liked_and_unreplied() {
+        let mut value = serde_json::to_value(post()).unwrap();
+        assert_eq!(value["liked"], true);
+        assert_eq!(value["reply_count"], 3);
+        let object = value.as_object_mut().unwrap();
+        object.remove("liked");
+        object.remove("reply_count");
+        let read: PostView = serde_json::from_value(value).unwrap();
+        assert!(!read.liked);
+        assert_eq!(read.reply_count, 0);
+    }
+
+    #[test]
+    fn notifications_have_the_documented_shape() {
+        let actor = PeerId::random();
+        let view = NotificationView {
+            id: "ab".repeat(32),
+            kind: NotificationKind::FollowRequest,
+            at: 1_700_000_000_000,
+            actor,
+            actor_name: None,
+            post: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&view).unwrap(),
+            json!({
+                "id": "ab".repeat(32),
+                "kind": "follow_request",
+                "at": 1_700_000_000_000u64,
+                "actor": actor.to_base58(),
+            })
+        );
+        let with_post = NotificationView {
+            kind: NotificationKind::Reply,
+            actor_name: Some("Grace".to_owned()),
+            post: Some(post()),
+            ..view
+        };
+        let value = serde_json::to_value(&with_post).unwrap();
+        assert_eq!(value["kind"], "reply");
+        assert_eq!(value["actor_name"], "Grace");
+        assert_eq!(value["post"]["reply_count"], 3);
+        let back: NotificationView = serde_json::from_value(value).unwrap();
+        assert_eq!(back, with_post);
+    }
+
+    #[test]
+    fn every_event_is_named_by_its_type() {
+        let peer_id = PeerId::random();
+        let events = [
+            EventView::Post { post: post() },
+            EventView::Delete {
+                id: ObjectId::from_bytes([1; 32]),
+                author: peer_id,
+            },
+            EventView::FollowRequest { peer_id },
+            EventView::Follower {
+                peer_id,
+                status: FollowOutcome::Active,
+            },
+            EventView::Following {
+                peer_id,
+                status: FollowOutcome::Removed,
+            },
+            EventView::Profile { peer_id },
+            EventView::PeerConnected { peer_id },
+            EventView::PeerDisconnected { peer_id },
+            EventView::Notification {
+                notification: NotificationView {
+                    id: "1".to_owned(),
+                    kind: NotificationKind::Like,
+                    at: 1,
+                    actor: peer_id,
+                    actor_name: None,
+                    post: Some(post()),
+                },
+            },
+            EventView::Like {
+                post_id: ObjectId::from_bytes([2; 32]),
+                like_count: 7,
+            },
+        ];
+        for event in events {
+            let value = serde_json::to_value(&event).unwrap();
+            assert_eq!(value["type"], event.name(), "{value}");
+            assert_eq!(serde_json::from_value::<EventView>(value).unwrap(), event);
+        }
+        let like = EventView::Like {
+            post_id: ObjectId::from_bytes([2; 32]),
+            like_count: 7,
+        };
+        assert_eq!(
+            serde_json::to_value(like).unwrap(),
+            json!({"type": "like", "post_id": "02".repeat(32), "like_count": 7})
+        );
+    }
+
+    #[test]
+    fn join_requests_default_to_not_replacing_and_refuse_unknown_fields() {
+        let request: JoinRequest = serde_json::from_value(json!({"invite": "kith1x"})).unwrap();
+        assert_eq!(
+            request,
+            JoinRequest {
+                invite: "kith1x".to_owned(),
+                replace: false,
+            }
+        );
+        assert!(
+            serde_json::from_value::<JoinRequest>(json!({"invite": "kith1x", "force": true}))
+                .is_err()
+        );
     }
 }

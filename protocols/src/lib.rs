@@ -61,13 +61,15 @@ mod frame;
 mod info;
 mod object;
 mod route;
+mod session;
 mod social;
 mod source;
 mod topic;
 
 pub use api::{
     AddPeerRequest, AddPeerResponse, ApiErrorBody, ApiErrorDetail, BlockRequest, BlockView,
-    DeviceView, EventView, FollowView, InviteView, NewPost, PeerView, PostPage, PostView,
+    DeviceView, EventView, FollowView, InviteView, JoinRequest, JoinView, NewPost,
+    NotificationKind, NotificationPage, NotificationView, PeerView, PostPage, PostView,
     ProfileUpdate, ProfileView, StatusView, UserView,
 };
 pub use envelope::{Request, Response, now_unix_ms};
@@ -87,6 +89,7 @@ pub use object::{
     ObjectError, ObjectId, ObjectKind, PostContent, Profile, SignedObject, Signer, VerifyRules,
 };
 pub use route::{MAX_SEGMENT_LEN, Op, Route, RouteClass, Version, Visibility, class_of, routes};
+pub use session::{LoginLink, SessionView};
 pub use social::{
     FollowBody, FollowDecision, FollowOutcome, FollowReply, MAX_DIGEST_RANGES, MAX_SYNC_BYTES,
     MAX_SYNC_IDS, MAX_SYNC_PAGE, ObjectsBody, ObjectsPage, ObjectsReply, Position, PostsRequest,

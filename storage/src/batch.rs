@@ -51,11 +51,15 @@ pub enum TreeName {
     Profiles,
     /// Pull-sync progress: followee -> created_at | object id.
     SyncCursors,
+    /// Reply counters: parent post id -> number of replies stored (u64, big-endian).
+    ReplyCounts,
+    /// The owner's notifications: at_ms | object id -> kind | actor | post id.
+    Notifications,
 }
 
 impl TreeName {
     /// Every tree, in a fixed order.
-    pub const ALL: [TreeName; 15] = [
+    pub const ALL: [TreeName; 17] = [
         TreeName::Peers,
         TreeName::Blocks,
         TreeName::Meta,
@@ -71,6 +75,8 @@ impl TreeName {
         TreeName::Followers,
         TreeName::Profiles,
         TreeName::SyncCursors,
+        TreeName::ReplyCounts,
+        TreeName::Notifications,
     ];
 
     /// The name of the sled tree on disk. These names are part of the on-disk format: never
@@ -92,6 +98,8 @@ impl TreeName {
             TreeName::Followers => "followers",
             TreeName::Profiles => "profiles",
             TreeName::SyncCursors => "sync_cursors",
+            TreeName::ReplyCounts => "reply_counts",
+            TreeName::Notifications => "notifications",
         }
     }
 
@@ -113,6 +121,8 @@ impl TreeName {
             TreeName::Followers => 12,
             TreeName::Profiles => 13,
             TreeName::SyncCursors => 14,
+            TreeName::ReplyCounts => 15,
+            TreeName::Notifications => 16,
         }
     }
 }

@@ -12,7 +12,9 @@
 //!   through: the home timeline and an author's posts as [`Page`]s with a [`Cursor`], replies,
 //!   profiles, likes, tombstones ([`Tombstone`]), follows ([`FollowState`]) and pull-sync
 //!   cursors. [`Social::insert`] stores an object with all its index entries in one batch and
-//!   says what it did ([`Inserted`]).
+//!   says what it did ([`Inserted`]); [`Social::insert_received`] does the same for an object
+//!   from another node and also records the owner's [`Notification`] ([`Received`]), listed a
+//!   [`NotificationPage`] at a time.
 //! * [`Batch`] is the only way to write: puts, removes and read-modify-write updates over any
 //!   trees ([`TreeName`]), committed atomically.
 //! * [`Error`] is the crate's one error type.
@@ -73,6 +75,7 @@ pub use meta::Meta;
 pub use peers::{ConnectedInfo, MAX_PEER_ADDRS, PeerBook, PeerRecord};
 pub use social::{
     Cursor, FollowState, FollowStatus, Inserted, InvalidCursor, MAX_CURSOR_LEN,
-    MAX_PENDING_DELETES, Page, Social, Tombstone,
+    MAX_PENDING_DELETES, Notification, NotificationKind, NotificationPage, Page, Received, Social,
+    Tombstone,
 };
 pub use store::Store;

@@ -60,6 +60,7 @@ pub(crate) struct ApiError {
 enum HttpAnswer {
     MethodNotAllowed,
     ContentTooLarge,
+    Conflict,
 }
 
 impl ApiError {
@@ -83,6 +84,11 @@ impl ApiError {
     /// `unauthorized` (answered with `WWW-Authenticate: Bearer`).
     pub(crate) fn unauthorized(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::Unauthorized, message)
+    }
+
+    /// `forbidden`.
+    pub(crate) fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
     }
 
     /// `invalid-request`.
@@ -123,6 +129,15 @@ impl ApiError {
         }
     }
 
+    /// 409 with code `invalid-request`: a well-formed request that conflicts with the node's
+    /// state (no wire code means "conflict").
+    pub(crate) fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError {
+            http: Some(HttpAnswer::Conflict),
+            ..Self::invalid_request(message)
+        }
+    }
+
     /// Adds a retry hint, sent as `Retry-After` (whole seconds, rounded up).
     #[must_use]
     #[cfg_attr(not(test), allow(dead_code))]
@@ -142,6 +157,7 @@ impl ApiError {
         match self.http {
             Some(HttpAnswer::MethodNotAllowed) => StatusCode::METHOD_NOT_ALLOWED,
             Some(HttpAnswer::ContentTooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
+            Some(HttpAnswer::Conflict) => StatusCode::CONFLICT,
             None => status(self.code),
         }
     }

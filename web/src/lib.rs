@@ -46,9 +46,11 @@ mod metrics;
 mod openapi;
 mod router;
 mod server;
+mod session;
 mod state;
 #[cfg(test)]
 mod tests;
+mod ui;
 
 pub use router::{MAX_BODY_BYTES, REQUEST_TIMEOUT, router};
 pub use server::serve;

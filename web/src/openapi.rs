@@ -16,7 +16,7 @@ use utoipa::{
     OpenApi,
     openapi::{
         self, ContentBuilder, Ref, RefOr, ResponseBuilder,
-        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+        security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
 };
 
@@ -33,6 +33,8 @@ pub(crate) const DOCUMENT_PATH: &str = "/api/openapi.json";
 /// The name of the bearer security scheme in the document (also spelled out in `Root`'s
 /// `security`, where the macro wants a literal).
 const BEARER: &str = "bearer";
+/// The name of the browser session's security scheme (the `kith_session` cookie).
+const SESSION: &str = "session";
 
 /// `/api/openapi.json`.
 pub(crate) fn endpoints() -> Vec<Endpoint> {
@@ -46,12 +48,13 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         title = "Kith node API",
         description = "The local HTTP API of a Kith node: its owner's posts, timeline, profile, \
             follows, devices, peers and live events. Everything under `/api/v1/` needs \
-            `Authorization: Bearer <token>` (the token is in the data dir's `api.token`). \
+            `Authorization: Bearer <token>` (the token is in the data dir's `api.token`) or the web \
+            UI's session cookie, with `X-CSRF-Token` on requests that change something. \
             Errors are `{\"error\":{\"code\",\"message\"}}` with a fitting status.",
         license(name = "MIT OR Apache-2.0"),
     ),
     paths(openapi_document),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     tags(
         (name = "probes", description = "Health, readiness and metrics, without authentication"),
         (name = "node", description = "This node"),
@@ -64,6 +67,9 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         (name = "follows", description = "Following, followers and follow requests"),
         (name = "devices", description = "Paired devices"),
         (name = "events", description = "Live events (server-sent events)"),
+        (name = "notifications", description = "What happened to the owner: replies, likes, follows"),
+        (name = "session", description = "The browser session and login links"),
+        (name = "ui", description = "The web UI's login (the UI itself is served at `/`)"),
         (name = "meta", description = "This document"),
     )
 )]
@@ -88,6 +94,9 @@ pub(crate) fn document() -> openapi::OpenApi {
         api::follows::Docs::openapi(),
         api::devices::Docs::openapi(),
         api::events::Docs::openapi(),
+        api::notifications::Docs::openapi(),
+        api::session::Docs::openapi(),
+        crate::ui::Docs::openapi(),
     ] {
         doc.merge(part);
     }
@@ -103,6 +112,16 @@ pub(crate) fn document() -> openapi::OpenApi {
                     ))
                     .build(),
             ),
+        );
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            SESSION,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::session::SESSION_COOKIE,
+                "The web UI's session (see POST /login and GET /login?code=); requests that \
+                 change something also need `X-CSRF-Token` from GET /api/v1/session",
+            ))),
         );
     let unauthorized = ResponseBuilder::new()
         .description("Missing or wrong token (with `WWW-Authenticate: Bearer`)")
@@ -222,7 +241,14 @@ mod tests {
             doc["components"]["securitySchemes"][BEARER]["scheme"],
             "bearer"
         );
-        assert_eq!(doc["security"], serde_json::json!([{ BEARER: [] }]));
+        assert_eq!(
+            doc["security"],
+            serde_json::json!([{ BEARER: [] }, { SESSION: [] }])
+        );
+        assert_eq!(
+            doc["components"]["securitySchemes"][SESSION]["name"],
+            "kith_session"
+        );
         for (path, item) in doc["paths"].as_object().expect("paths") {
             for (method, operation) in item.as_object().expect("a path item") {
                 let public = !path.starts_with("/api/v1/");

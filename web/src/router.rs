@@ -92,6 +92,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
     all.extend(health::endpoints());
     all.extend(metrics::endpoints());
     all.extend(openapi::endpoints());
+    all.extend(crate::ui::endpoints());
     all.extend(api::endpoints());
     all
 }
@@ -108,6 +109,7 @@ pub fn router(state: AppState) -> Router {
     }
     public
         .nest(API_PREFIX, api::protect(api, state.clone()))
+        .merge(crate::ui::routes())
         .fallback(not_found)
         // Layers listed first wrap the ones after them, so a request passes them top to bottom:
         // - TraceLayer outermost, so that its span covers everything, rejections and timeouts

@@ -3,6 +3,8 @@
 //! The social endpoints are tested in `social`.
 
 mod social;
+mod ui;
+mod ui_api;
 
 use std::time::Duration;
 

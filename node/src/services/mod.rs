@@ -4,6 +4,6 @@
 mod network;
 mod social;
 
-pub use network::NetworkService;
+pub use network::{JoinOutcome, NetworkService};
 pub use social::{MAX_PAGE, SocialService, SyncReport};
 pub(crate) use social::{SocialConfig, SocialMetrics, profile_summary, spawn_social_tasks};

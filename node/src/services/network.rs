@@ -1,15 +1,20 @@
-//! The network service: who this node is, which peers it knows, invites, and blocks.
+//! The network service: who this node is, which peers it knows, invites (handing them out and
+//! joining with one), and blocks.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, OnceLock},
+};
 
 use kith_config::{Invite, MAX_INVITE_ADDRS, NetworkKey, Role, peer_id_of};
 use kith_protocols::{
-    NodeInfo, PROTOCOL_VERSION, PeerEntry, PeerSource, PeerView, PeersResponse, Route,
+    JoinView, NodeInfo, PROTOCOL_VERSION, PeerEntry, PeerSource, PeerView, PeersResponse, Route,
 };
 use kith_storage::Store;
 use libp2p::{Multiaddr, PeerId, multiaddr::Protocol};
 
 use crate::{Error, NodeHandle, PeerFound, discovery::PipelineNotice, state::now_ms};
+use kith_config::{JoinFiles, KeyChange, store_invite};
 
 /// How many peers the peer-exchange route hands out at most.
 const MAX_EXCHANGED_PEERS: usize = 50;
@@ -28,6 +33,24 @@ struct Inner {
     network_key: NetworkKey,
     role: Role,
     routes: Vec<Route>,
+    /// Where joining another network writes (see [`NetworkService::set_join_files`]); unset in
+    /// nodes that run without a data dir (tests, embedders).
+    join_files: OnceLock<JoinFiles>,
+}
+
+/// What [`NetworkService::join`] came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinOutcome {
+    /// Done: what the owner is told.
+    Joined(JoinView),
+    /// The invite is for another network and replacing the node's network key was not asked
+    /// for: nothing changed.
+    OtherNetwork {
+        /// The fingerprint of the network this node is on.
+        current: String,
+        /// The fingerprint of the invite's network.
+        invited: String,
+    },
 }
 
 impl NetworkService {
@@ -45,6 +68,7 @@ impl NetworkService {
                 network_key,
                 role,
                 routes,
+                join_files: OnceLock::new(),
             }),
         }
     }
@@ -184,6 +208,104 @@ impl NetworkService {
             .map(|a| with_peer_id(a, local))
             .collect();
         Ok(Invite::new(self.inner.network_key.clone(), addrs)?)
+    }
+
+    /// Tells the service where the node's network key and config file are, so that
+    /// [`join`](Self::join) can switch networks. The first call wins; returns whether this one
+    /// did.
+    pub fn set_join_files(&self, files: JoinFiles) -> bool {
+        self.inner.join_files.set(files).is_ok()
+    }
+
+    /// Joins the network of an invite code.
+    ///
+    /// - The invite is for this node's network: the node connects to the invite's peers (as
+    ///   [`add_peer`](Self::add_peer) does), in the background.
+    /// - It is for another network and `replace` is false: nothing changes
+    ///   ([`JoinOutcome::OtherNetwork`]).
+    /// - It is for another network and `replace` is true: the invite's key and bootstrap peers
+    ///   are stored as `kith join --replace` stores them ([`store_invite`]; the old key is kept
+    ///   as a backup). The node keeps running on its current network until it is restarted.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Refused`] for a code that is not an invite, or for a replacement on a node
+    /// that was not told its files ([`set_join_files`](Self::set_join_files));
+    /// [`Error::Config`] if the files could not be written.
+    pub async fn join(&self, code: &str, replace: bool) -> Result<JoinOutcome, Error> {
+        let invite = Invite::decode(code.trim())
+            .map_err(|error| Error::Refused(format!("invalid invite: {error}")))?;
+        let invited = invite.network_key.fingerprint();
+        if invite.network_key == self.inner.network_key {
+            let dialed = self.dial_invite(&invite);
+            return Ok(JoinOutcome::Joined(JoinView {
+                network: invited,
+                same_network: true,
+                dialed,
+                restart_required: false,
+            }));
+        }
+        let current = self.inner.node.network().to_owned();
+        if !replace {
+            return Ok(JoinOutcome::OtherNetwork { current, invited });
+        }
+        let files = self.inner.join_files.get().cloned().ok_or_else(|| {
+            Error::Refused(
+                "this node cannot change its network key over the API (it was started without                  its data directory): run `kith join --replace CODE` and restart it"
+                    .to_owned(),
+            )
+        })?;
+        let change = tokio::task::spawn_blocking(move || store_invite(&files, &invite, true))
+            .await
+            .map_err(|error| match error.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                // Blocking work is only cancelled while the runtime shuts down.
+                Err(_) => Error::Stopped,
+            })??;
+        match change {
+            KeyChange::OtherNetwork { stored } => Ok(JoinOutcome::OtherNetwork {
+                current: stored,
+                invited,
+            }),
+            change => {
+                tracing::info!(
+                    from = %current,
+                    to = %invited,
+                    ?change,
+                    "stored another network's key; it takes effect at the next start"
+                );
+                Ok(JoinOutcome::Joined(JoinView {
+                    network: invited,
+                    same_network: false,
+                    dialed: 0,
+                    restart_required: true,
+                }))
+            }
+        }
+    }
+
+    /// Hands the peers of an invite for this network to the peer-found pipeline; returns how
+    /// many peers (this node's own addresses left out).
+    fn dial_invite(&self, invite: &Invite) -> u64 {
+        let me = self.inner.node.local_peer_id();
+        let mut peers: BTreeMap<PeerId, Vec<Multiaddr>> = BTreeMap::new();
+        for addr in &invite.addrs {
+            let Some(peer) = peer_id_of(addr).filter(|peer| *peer != me) else {
+                continue;
+            };
+            if let Err(error) = crate::transport::check_address(addr) {
+                tracing::debug!(%addr, %error, "skipping an invite address");
+                continue;
+            }
+            peers.entry(peer).or_default().push(addr.clone());
+        }
+        let dialed = peers.len() as u64;
+        for (peer, addrs) in peers {
+            self.inner
+                .node
+                .peer_found(PeerFound::new(peer, addrs, PeerSource::Manual));
+        }
+        dialed
     }
 
     /// Connects to a peer the owner names by address. With a `/p2p/` id the address goes through

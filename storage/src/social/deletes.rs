@@ -26,7 +26,7 @@ use kith_protocols::{Content, ObjectId, SignedObject};
 use libp2p::PeerId;
 
 use super::plan::{Expect, Then};
-use super::{Decision, Inserted, Social, keys};
+use super::{Decision, Inserted, Social, counter_step, keys};
 use crate::batch::TreeName;
 use crate::error::{Error, Result};
 
@@ -241,7 +241,13 @@ impl Social {
                 keys::timeline(created_at, &author, target),
             );
         if let Some(parent) = &content.reply_to {
-            plan = plan.remove(TreeName::Replies, keys::reply(parent, created_at, target));
+            plan = plan
+                .remove(TreeName::Replies, keys::reply(parent, created_at, target))
+                .update(
+                    TreeName::ReplyCounts,
+                    parent.as_bytes().to_vec(),
+                    counter_step(TreeName::ReplyCounts, *parent, false),
+                );
         }
         let plan = self.purge_likes(plan, target)?;
         Ok(Decision::Write(Inserted::Stored, plan))

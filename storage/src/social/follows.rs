@@ -6,7 +6,9 @@
 //! [`Active`](FollowStatus::Active) when its owner approves it ([`Social::approve_follower`] on
 //! their side, [`Social::activate_following`] on ours); a rejection or an unfollow removes the
 //! entry. The node decides the transitions; this module stores them, each status change as a
-//! read-modify-write on the writer so that concurrent changes do not overwrite each other.
+//! read-modify-write on the writer so that concurrent changes do not overwrite each other. A
+//! new follower is recorded with [`Social::add_follower`] (in the `notifications` module),
+//! which also records the owner's notification in the same batch.
 //!
 //! Listing reads the whole tree: a node follows and is followed by people, not millions.
 

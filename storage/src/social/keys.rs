@@ -18,10 +18,11 @@
 //! | `likes`             | post id \| liker peer       | like id                       |
 //! | `profiles`          | peer                        | time \| profile id            |
 //! | `sync_cursors`      | peer                        | time \| id                    |
+//! | `notifications`     | time \| id                   | kind \| peer \| [id]           |
 //!
 //! Every index key ends with the id it indexes ([`trailing_id`]), so a range scan yields ids
-//! without decoding anything else. Point-keyed trees (`objects`, `tombstones`, `like_counts`)
-//! use the raw id; `following`/`followers` use the raw peer id bytes, like the peer book.
+//! without decoding anything else. Point-keyed trees (`objects`, `tombstones`, `like_counts`,
+//! `reply_counts`) use the raw id; `following`/`followers` use the raw peer id bytes, like the peer book.
 
 use std::fmt;
 use std::ops::Bound;
@@ -43,7 +44,7 @@ pub(crate) const TIME_LEN: usize = 8;
 pub const MAX_CURSOR_LEN: usize = 320;
 
 /// Appends the peer part: length byte, then the peer id's bytes.
-fn push_peer(key: &mut Vec<u8>, peer: &PeerId) {
+pub(crate) fn push_peer(key: &mut Vec<u8>, peer: &PeerId) {
     let bytes = peer.to_bytes();
     let len = u8::try_from(bytes.len())
         .expect("a peer id is a multihash of at most 64 digest bytes plus a short header");
@@ -105,6 +106,12 @@ pub(crate) fn time_id(created_at: u64, id: &ObjectId) -> [u8; TIME_LEN + ID_LEN]
     value[..TIME_LEN].copy_from_slice(&created_at.to_be_bytes());
     value[TIME_LEN..].copy_from_slice(id.as_bytes());
     value
+}
+
+/// `time | id`: a `notifications` key (the time is when this node recorded it, the id that of
+/// the object that caused it).
+pub(crate) fn notification(at_ms: u64, id: &ObjectId) -> Vec<u8> {
+    time_id(at_ms, id).to_vec()
 }
 
 /// Decodes a `time | id` value; `None` if it has the wrong length.

@@ -16,7 +16,7 @@ use kith_protocols::{ObjectId, SignedObject};
 use libp2p::PeerId;
 
 use super::plan::{Expect, Plan, Then};
-use super::{Decision, Inserted, Social, decode_count, keys};
+use super::{Decision, Inserted, Notify, Social, counter_step, decode_count, keys};
 use crate::batch::TreeName;
 use crate::error::Result;
 
@@ -42,8 +42,14 @@ impl Social {
         Ok(value.and_then(|value| keys::parse_id(&value)))
     }
 
-    /// Plans storing like `object` of post `target`.
-    pub(super) fn plan_like(&self, object: &SignedObject, target: &ObjectId) -> Result<Decision> {
+    /// Plans storing like `object` of post `target` (and the owner's notification, with
+    /// `notify`).
+    pub(super) fn plan_like(
+        &self,
+        object: &SignedObject,
+        target: &ObjectId,
+        notify: Option<Notify>,
+    ) -> Result<Decision> {
         let id = object.id();
         if self.contains(&id)? {
             return Ok(Decision::Done(Inserted::Duplicate));
@@ -56,7 +62,6 @@ impl Social {
         if self.tree(TreeName::Likes).contains_key(&like_key)? {
             return Ok(Decision::Done(Inserted::Duplicate));
         }
-        let counted = *target;
         let plan = self
             .plan_new_object(object)
             .swap(
@@ -75,12 +80,9 @@ impl Social {
             .update(
                 TreeName::LikeCounts,
                 target.as_bytes().to_vec(),
-                move |current| {
-                    let count = decode_count(TreeName::LikeCounts, &counted, current)?;
-                    Ok(Some(count.saturating_add(1).to_be_bytes().to_vec()))
-                },
+                counter_step(TreeName::LikeCounts, *target, true),
             );
-        Ok(Decision::Write(Inserted::Stored, plan))
+        self.notify_like(plan, object, target, notify)
     }
 
     /// Adds to `plan` the removal of every like of `post` (index entries, like objects and the

@@ -20,6 +20,8 @@
 //! | `followers`         | peer id bytes                   | [`FollowState`] as JSON          |
 //! | `profiles`          | peer                            | created_at \| id of the newest   |
 //! | `sync_cursors`      | peer                            | created_at \| id synced up to    |
+//! | `reply_counts`      | parent post id                  | number of replies, u64 big-endian|
+//! | `notifications`     | at_ms \| object id              | kind \| actor \| post id          |
 //!
 //! The byte layout of each part (big-endian times, length-prefixed peers, raw 32-byte ids) is
 //! in the `keys` module; the tombstone value in `deletes`. Every read is a point lookup or a
@@ -37,6 +39,11 @@
 //! Storing an object that is already stored changes nothing and reports
 //! [`Inserted::Duplicate`].
 //!
+//! Counters (`like_counts`, `reply_counts`) change in the batch that adds or removes what they
+//! count, so reading one is a point lookup that always agrees with its listing. The owner's
+//! notifications are recorded the same way, in the batch of the object (or follower) that
+//! causes them (see the `notifications` module).
+//!
 //! # Reading objects back
 //!
 //! Objects are verified (signature, fields, clock) before they are inserted; what `objects`
@@ -48,6 +55,7 @@ mod deletes;
 mod follows;
 mod keys;
 mod likes;
+mod notifications;
 mod plan;
 mod posts;
 mod profiles;
@@ -64,8 +72,10 @@ use crate::store::Store;
 pub use deletes::{MAX_PENDING_DELETES, Tombstone};
 pub use follows::{FollowState, FollowStatus};
 pub use keys::{Cursor, InvalidCursor, MAX_CURSOR_LEN};
+pub use notifications::{Notification, NotificationKind, NotificationPage, Received};
 
 use keys::KeyRange;
+use notifications::Notify;
 use plan::{Expect, Plan, Then};
 
 /// How many times [`Social::insert`] decides again after a concurrent write invalidated its
@@ -122,6 +132,8 @@ enum Order {
 enum Decision {
     Done(Inserted),
     Write(Inserted, Plan),
+    /// Store the object ([`Inserted::Stored`]); the plan also records this notification.
+    WriteNotifying(Plan, Notification),
 }
 
 /// Handle to the social trees. Cheap to clone; get one with [`Store::social`].
@@ -148,12 +160,13 @@ impl Social {
     ///
     /// What each kind does:
     ///
-    /// * **post**: `objects`, `posts_by_author`, `replies` (if it is a reply) and, when
-    ///   `in_timeline`, `timeline`. Refused ([`Inserted::Deleted`]) if its author's delete of it
+    /// * **post**: `objects`, `posts_by_author`, `replies` and the parent's reply counter (if
+    ///   it is a reply) and, when `in_timeline`, `timeline`. Refused ([`Inserted::Deleted`]) if its author's delete of it
     ///   is known.
     /// * **delete**: if the target post is stored, it must be the delete author's post
     ///   ([`Inserted::Forbidden`] otherwise); the post leaves every index (`objects`,
-    ///   `posts_by_author`, `timeline`, `replies`, its likes and their objects) and the
+    ///   `posts_by_author`, `timeline`, `replies` and its parent's reply counter, its likes and
+    ///   their objects) and the
     ///   tombstone is recorded. If the target is not stored (yet), the tombstone is recorded as
     ///   unconfirmed: the post is refused later if its author turns out to be the delete's.
     ///   The delete object itself is stored and indexed in `deletes_by_author`, for sync.
@@ -168,27 +181,58 @@ impl Social {
     /// `in_timeline` only matters for posts. A post stored without it can be added later with
     /// [`add_to_timeline`](Social::add_to_timeline).
     ///
+    /// This records no notification; objects from other nodes go through
+    /// [`insert_received`](Social::insert_received), which does.
+    ///
     /// # Errors
     ///
     /// [`Error::Corrupt`] if a stored value the decision needs does not decode; anything
     /// [`Batch::commit`](crate::Batch::commit) returns; [`Error::Transaction`] if concurrent
     /// writes about the same object kept invalidating the decision (not expected in practice).
     pub async fn insert(&self, object: &SignedObject, in_timeline: bool) -> Result<Inserted> {
+        Ok(self.insert_with(object, in_timeline, None).await?.inserted)
+    }
+
+    /// [`insert`](Social::insert), recording the owner's notification too when `notify` is set
+    /// (see [`insert_received`](Social::insert_received)).
+    async fn insert_with(
+        &self,
+        object: &SignedObject,
+        in_timeline: bool,
+        notify: Option<Notify>,
+    ) -> Result<Received> {
         for _ in 0..MAX_ATTEMPTS {
             let decision = match object.content() {
-                Content::Post(post) => self.plan_post(object, post, in_timeline)?,
+                Content::Post(post) => self.plan_post(object, post, in_timeline, notify)?,
                 Content::Delete { target } => self.plan_delete(object, target)?,
-                Content::Like { target } => self.plan_like(object, target)?,
+                Content::Like { target } => self.plan_like(object, target, notify)?,
                 Content::Profile(_) => self.plan_profile(object)?,
                 Content::Follow { .. } | Content::Unfollow { .. } => self.plan_object(object)?,
             };
-            match decision {
-                Decision::Done(outcome) => return Ok(outcome),
-                Decision::Write(outcome, plan) => {
-                    if plan.commit().await? {
-                        return Ok(outcome);
-                    }
+            let (plan, received) = match decision {
+                Decision::Done(inserted) => {
+                    return Ok(Received {
+                        inserted,
+                        notification: None,
+                    });
                 }
+                Decision::Write(inserted, plan) => (
+                    plan,
+                    Received {
+                        inserted,
+                        notification: None,
+                    },
+                ),
+                Decision::WriteNotifying(plan, notification) => (
+                    plan,
+                    Received {
+                        inserted: Inserted::Stored,
+                        notification: Some(notification),
+                    },
+                ),
+            };
+            if plan.commit().await? {
+                return Ok(received);
             }
             tracing::debug!(id = %object.id(), "a concurrent write changed what this insert rests on; deciding again");
         }
@@ -358,6 +402,25 @@ fn decode_count(tree: TreeName, key: &ObjectId, value: Option<&[u8]>) -> Result<
                 tree: tree.as_str(),
                 key: key.to_string(),
             }),
+    }
+}
+
+/// The update function of a counter (`like_counts`, `reply_counts`) at `key` of `tree`: one
+/// more, or one fewer. A counter that reaches 0 is removed, so a tree holds no key for what has
+/// nothing to count; one fewer than 0 stays 0.
+fn counter_step(
+    tree: TreeName,
+    key: ObjectId,
+    more: bool,
+) -> impl FnOnce(Option<&[u8]>) -> Result<Option<Vec<u8>>> + Send + 'static {
+    move |current| {
+        let count = decode_count(tree, &key, current)?;
+        let count = if more {
+            count.saturating_add(1)
+        } else {
+            count.saturating_sub(1)
+        };
+        Ok((count > 0).then(|| count.to_be_bytes().to_vec()))
     }
 }
 

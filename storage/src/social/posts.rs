@@ -11,7 +11,10 @@
 //!   author, id) rather than by arrival means every node holding the same posts lists them in
 //!   the same order, and a late-synced old post lands where it belongs.
 //! * `replies` (parent | created_at | id): a post's replies, oldest first
-//!   ([`Social::replies`]).
+//!   ([`Social::replies`]) or newest first ([`Social::replies_newest_first`]). How many a
+//!   post has is kept in `reply_counts` ([`Social::reply_count`]), changed in the batch that
+//!   adds or removes a reply, so showing a page of posts with their counts costs a point read
+//!   per post rather than a scan of each post's replies.
 //!
 //! Pages are handed out with a [`Cursor`]: the key of the last item seen. The next page is the
 //! range scan strictly beyond it, so paging costs the same at any depth and items inserted
@@ -22,7 +25,10 @@ use libp2p::PeerId;
 
 use super::deletes::Tombstones;
 use super::plan::{Expect, Then};
-use super::{Cursor, Decision, Inserted, Order, Page, Social, half_open, keys};
+use super::{
+    Cursor, Decision, Inserted, Notify, Order, Page, Social, counter_step, decode_count, half_open,
+    keys,
+};
 use crate::batch::TreeName;
 use crate::error::Result;
 
@@ -57,6 +63,33 @@ impl Social {
     pub fn replies(&self, parent: &ObjectId, limit: usize, after: Option<Cursor>) -> Result<Page> {
         let range = keys::range_within(parent.as_bytes(), after.as_ref().map(Cursor::key), None);
         self.read_page(TreeName::Replies, range, Order::OldestFirst, limit)
+    }
+
+    /// The replies to `parent`, newest first: `limit` replies strictly older than `before`
+    /// (from the newest if `None`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sled`](crate::Error::Sled) if the read failed.
+    pub fn replies_newest_first(
+        &self,
+        parent: &ObjectId,
+        limit: usize,
+        before: Option<Cursor>,
+    ) -> Result<Page> {
+        let range = keys::range_within(parent.as_bytes(), None, before.as_ref().map(Cursor::key));
+        self.read_page(TreeName::Replies, range, Order::NewestFirst, limit)
+    }
+
+    /// How many replies to `parent` are stored (whether or not `parent` itself is).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`](crate::Error::Corrupt) if the counter does not decode;
+    /// [`Error::Sled`](crate::Error::Sled) if the read failed.
+    pub fn reply_count(&self, parent: &ObjectId) -> Result<u64> {
+        let value = self.tree(TreeName::ReplyCounts).get(parent.as_bytes())?;
+        decode_count(TreeName::ReplyCounts, parent, value.as_deref())
     }
 
     /// `author`'s posts created after `after` (a `(created_at, id)` position, excluded; `None`
@@ -206,12 +239,13 @@ impl Social {
         )))
     }
 
-    /// Plans storing post `object`.
+    /// Plans storing post `object` (and the owner's notification, with `notify`).
     pub(super) fn plan_post(
         &self,
         object: &SignedObject,
         post: &PostContent,
         in_timeline: bool,
+        notify: Option<Notify>,
     ) -> Result<Decision> {
         let id = object.id();
         let author = object.author();
@@ -262,12 +296,19 @@ impl Social {
             );
         }
         if let Some(parent) = &post.reply_to {
-            plan = plan.put(
-                TreeName::Replies,
-                keys::reply(parent, created_at, &id),
-                Vec::new(),
-            );
+            plan = plan
+                .put(
+                    TreeName::Replies,
+                    keys::reply(parent, created_at, &id),
+                    Vec::new(),
+                )
+                // An increment, not a guard: replies to one post must not conflict.
+                .update(
+                    TreeName::ReplyCounts,
+                    parent.as_bytes().to_vec(),
+                    counter_step(TreeName::ReplyCounts, *parent, true),
+                );
         }
-        Ok(Decision::Write(Inserted::Stored, plan))
+        self.notify_reply(plan, object, post, notify)
     }
 }

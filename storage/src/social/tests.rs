@@ -959,6 +959,11 @@ async fn a_post_racing_its_delete_always_ends_deleted() {
     assert_eq!(len(&store, TreeName::PostsByAuthor), 0);
     assert_eq!(len(&store, TreeName::Timeline), 0);
     assert_eq!(len(&store, TreeName::Replies), 0);
+    assert_eq!(
+        len(&store, TreeName::ReplyCounts),
+        0,
+        "every reply counted was uncounted"
+    );
     assert_eq!(len(&store, TreeName::Likes), 0);
     assert_eq!(len(&store, TreeName::LikeCounts), 0);
     assert_eq!(len(&store, TreeName::DeletesByAuthor), 40);
@@ -1139,4 +1144,463 @@ async fn a_decision_made_on_a_stale_snapshot_is_made_again() {
         Some(newer)
     );
     assert_eq!(len(&store, TreeName::Objects), 1);
+}
+
+#[tokio::test]
+async fn reply_counts_follow_the_replies_in_and_out() {
+    let (_dir, store) = open();
+    let social = store.social();
+    let alice = Keypair::generate_ed25519();
+    let repliers: Vec<Keypair> = (0..3).map(|_| Keypair::generate_ed25519()).collect();
+    let parent = post(&alice, T0, "ask me anything");
+    social.insert(&parent, true).await.unwrap();
+    assert_eq!(social.reply_count(&parent.id()).unwrap(), 0);
+
+    let replies: Vec<SignedObject> = repliers
+        .iter()
+        .enumerate()
+        .map(|(i, author)| reply(author, T0 + 1 + i as u64, &parent))
+        .collect();
+    for (i, object) in replies.iter().enumerate() {
+        assert_eq!(
+            social.insert(object, false).await.unwrap(),
+            Inserted::Stored
+        );
+        assert_eq!(social.reply_count(&parent.id()).unwrap(), i as u64 + 1);
+    }
+    // A duplicate is not counted again; a reply to the reply counts for the reply only.
+    assert_eq!(
+        social.insert(&replies[0], false).await.unwrap(),
+        Inserted::Duplicate
+    );
+    let nested = reply(&alice, T0 + 10, &replies[0]);
+    social.insert(&nested, false).await.unwrap();
+    assert_eq!(social.reply_count(&parent.id()).unwrap(), 3);
+    assert_eq!(social.reply_count(&replies[0].id()).unwrap(), 1);
+
+    // Deleting a reply uncounts it; a refused delete (not the author's) changes nothing.
+    assert_eq!(
+        social
+            .insert(&delete(&alice, T0 + 20, &replies[1]), true)
+            .await
+            .unwrap(),
+        Inserted::Forbidden
+    );
+    assert_eq!(social.reply_count(&parent.id()).unwrap(), 3);
+    social
+        .insert(&delete(&repliers[1], T0 + 21, &replies[1]), true)
+        .await
+        .unwrap();
+    assert_eq!(social.reply_count(&parent.id()).unwrap(), 2);
+    // A deleted reply arriving again is refused, and not counted.
+    assert_eq!(
+        social.insert(&replies[1], false).await.unwrap(),
+        Inserted::Deleted
+    );
+    assert_eq!(social.reply_count(&parent.id()).unwrap(), 2);
+
+    // Deleting the parent leaves its replies (other people's posts) and so their count.
+    social
+        .insert(&delete(&alice, T0 + 22, &parent), true)
+        .await
+        .unwrap();
+    assert_eq!(social.reply_count(&parent.id()).unwrap(), 2);
+    for (author, object) in [(&repliers[0], &replies[0]), (&repliers[2], &replies[2])] {
+        social
+            .insert(&delete(author, T0 + 30, object), true)
+            .await
+            .unwrap();
+    }
+    assert_eq!(social.reply_count(&parent.id()).unwrap(), 0);
+    // At zero the counter is gone: only the nested reply's parent (already deleted) counts.
+    assert_eq!(len(&store, TreeName::ReplyCounts), 1);
+    assert_eq!(
+        store
+            .tree(TreeName::ReplyCounts)
+            .get(replies[0].id().as_bytes())
+            .unwrap()
+            .as_deref(),
+        Some(&1u64.to_be_bytes()[..])
+    );
+}
+
+#[tokio::test]
+async fn replies_page_newest_first() {
+    let (_dir, store) = open();
+    let social = store.social();
+    let alice = Keypair::generate_ed25519();
+    let parent = post(&alice, T0, "thread");
+    social.insert(&parent, true).await.unwrap();
+    let other = post(&alice, T0, "another thread");
+    social.insert(&other, true).await.unwrap();
+    let mut replies = Vec::new();
+    for i in 0..7u64 {
+        // Two replies share every millisecond: the id breaks the tie, the same way each time.
+        let object = reply_saying(&Keypair::generate_ed25519(), T0 + 1 + i / 2, &parent, "r");
+        social.insert(&object, false).await.unwrap();
+        replies.push(object);
+    }
+    social
+        .insert(&reply(&alice, T0 + 100, &other), false)
+        .await
+        .unwrap();
+
+    let oldest_first = ids(&social.replies(&parent.id(), 100, None).unwrap().items);
+    let mut expected = oldest_first.clone();
+    expected.reverse();
+    assert_eq!(oldest_first.len(), 7);
+    for limit in [1, 2, 3, 7, 100] {
+        let paged = collect_pages(limit, |cursor| {
+            social
+                .replies_newest_first(&parent.id(), limit, cursor)
+                .unwrap()
+        });
+        assert_eq!(paged, expected, "limit {limit}");
+    }
+    // A reply that arrives between pages shows up at the top, never inside later pages.
+    let first = social.replies_newest_first(&parent.id(), 3, None).unwrap();
+    let late = reply(&alice, T0 + 50, &parent);
+    social.insert(&late, false).await.unwrap();
+    let rest = social
+        .replies_newest_first(&parent.id(), 100, first.next)
+        .unwrap();
+    assert_eq!(ids(&rest.items), expected[3..].to_vec());
+    assert_eq!(
+        ids(&social
+            .replies_newest_first(&parent.id(), 1, None)
+            .unwrap()
+            .items),
+        vec![late.id()]
+    );
+    assert!(
+        social
+            .replies_newest_first(&ObjectId::from_bytes([9; 32]), 10, None)
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+/// The notifications a store lists, newest first, as (kind, actor, post).
+fn listed(social: &Social) -> Vec<(NotificationKind, PeerId, Option<ObjectId>)> {
+    social
+        .notifications(1000, None)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|n| (n.kind, n.actor, n.post))
+        .collect()
+}
+
+#[tokio::test]
+async fn replies_and_likes_by_others_of_the_owners_posts_notify_once() {
+    let (_dir, store) = open();
+    let social = store.social();
+    let owner_key = Keypair::generate_ed25519();
+    let owner = owner_key.public().to_peer_id();
+    let bob = Keypair::generate_ed25519();
+    let bob_id = bob.public().to_peer_id();
+    let mine = post(&owner_key, T0, "mine");
+    let theirs = post(&bob, T0, "theirs");
+    social.insert(&mine, true).await.unwrap();
+    social.insert(&theirs, true).await.unwrap();
+
+    let answer = reply(&bob, T0 + 1, &mine);
+    let received = social
+        .insert_received(&answer, false, &owner, T0 + 1000)
+        .await
+        .unwrap();
+    assert_eq!(received.inserted, Inserted::Stored);
+    let notification = received
+        .notification
+        .expect("a reply to the owner notifies");
+    assert_eq!(
+        notification,
+        Notification {
+            object: answer.id(),
+            kind: NotificationKind::Reply,
+            at_ms: T0 + 1000,
+            actor: bob_id,
+            post: Some(answer.id()),
+        }
+    );
+    // The same reply again, however it comes: stored once, one notification.
+    for _ in 0..2 {
+        let again = social
+            .insert_received(&answer, false, &owner, T0 + 2000)
+            .await
+            .unwrap();
+        assert_eq!(again.inserted, Inserted::Duplicate);
+        assert_eq!(again.notification, None);
+    }
+
+    let liked = like(&bob, T0 + 2, &mine);
+    let received = social
+        .insert_received(&liked, false, &owner, T0 + 3000)
+        .await
+        .unwrap();
+    assert_eq!(
+        received.notification.map(|n| (n.kind, n.post, n.object)),
+        Some((NotificationKind::Like, Some(mine.id()), liked.id()))
+    );
+    // A second like by the same liker is a duplicate: no second notification.
+    let second = social
+        .insert_received(&like(&bob, T0 + 9, &mine), false, &owner, T0 + 4000)
+        .await
+        .unwrap();
+    assert_eq!(second.inserted, Inserted::Duplicate);
+    assert_eq!(second.notification, None);
+
+    // Not news for the owner: their own reply and like, replies and likes of someone else's
+    // post, a reply to a post not stored here, and anything stored with plain `insert`.
+    let quiet = [
+        reply(&owner_key, T0 + 5, &mine),
+        like(&owner_key, T0 + 5, &mine),
+        reply(&Keypair::generate_ed25519(), T0 + 5, &theirs),
+        like(&Keypair::generate_ed25519(), T0 + 5, &theirs),
+        reply(&bob, T0 + 5, &post(&owner_key, T0 + 4, "never stored here")),
+    ];
+    for object in &quiet {
+        let received = social
+            .insert_received(object, false, &owner, T0 + 5000)
+            .await
+            .unwrap();
+        assert_eq!(received.inserted, Inserted::Stored, "{object:?}");
+        assert_eq!(received.notification, None, "{object:?}");
+    }
+    let carol = Keypair::generate_ed25519();
+    social
+        .insert(&reply(&carol, T0 + 6, &mine), false)
+        .await
+        .unwrap();
+    social
+        .insert(&like(&carol, T0 + 6, &mine), false)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        listed(&social),
+        vec![
+            (NotificationKind::Like, bob_id, Some(mine.id())),
+            (NotificationKind::Reply, bob_id, Some(answer.id())),
+        ]
+    );
+    assert_eq!(len(&store, TreeName::Notifications), 2);
+    assert_eq!(social.reply_count(&mine.id()).unwrap(), 3);
+    assert_eq!(social.like_count(&mine.id()).unwrap(), 3);
+}
+
+#[tokio::test]
+async fn a_new_follower_notifies_once() {
+    let (_dir, store) = open();
+    let social = store.social();
+    let bob = PeerId::random();
+    let carol = PeerId::random();
+    let state = |object: u8, status, since_ms| FollowState {
+        object: ObjectId::from_bytes([object; 32]),
+        status,
+        since_ms,
+    };
+
+    let added = social
+        .add_follower(bob, state(1, FollowStatus::Active, T0))
+        .await
+        .unwrap();
+    assert_eq!(
+        added,
+        Some(Notification {
+            object: ObjectId::from_bytes([1; 32]),
+            kind: NotificationKind::Follow,
+            at_ms: T0,
+            actor: bob,
+            post: None,
+        })
+    );
+    // Already recorded: nothing changes, whatever the second follow says.
+    assert_eq!(
+        social
+            .add_follower(bob, state(2, FollowStatus::Requested, T0 + 5))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        social.follower_state(&bob).unwrap(),
+        Some(state(1, FollowStatus::Active, T0))
+    );
+    let requested = social
+        .add_follower(carol, state(3, FollowStatus::Requested, T0 + 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        requested.map(|n| n.kind),
+        Some(NotificationKind::FollowRequest)
+    );
+    assert_eq!(
+        listed(&social),
+        vec![
+            (NotificationKind::FollowRequest, carol, None),
+            (NotificationKind::Follow, bob, None),
+        ]
+    );
+
+    // A rejected follower who asks again is a new request, and new news.
+    social.remove_follower(carol).await.unwrap();
+    assert!(
+        social
+            .add_follower(carol, state(3, FollowStatus::Requested, T0 + 9))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(len(&store, TreeName::Notifications), 3);
+}
+
+/// The owner's post, and `n` strangers' replies to it received at `T0 + 1000 + i`: the owner's
+/// key, the post, and each reply with its author's key.
+async fn replied(social: &Social, n: u64) -> (Keypair, SignedObject, Vec<(Keypair, SignedObject)>) {
+    let owner_key = Keypair::generate_ed25519();
+    let owner = owner_key.public().to_peer_id();
+    let mine = post(&owner_key, T0, "mine");
+    social.insert(&mine, true).await.unwrap();
+    let mut replies = Vec::new();
+    for i in 0..n {
+        let author = Keypair::generate_ed25519();
+        let object = reply(&author, T0 + 1, &mine);
+        let received = social
+            .insert_received(&object, false, &owner, T0 + 1000 + i)
+            .await
+            .unwrap();
+        assert!(received.notification.is_some());
+        replies.push((author, object));
+    }
+    (owner_key, mine, replies)
+}
+
+#[tokio::test]
+async fn notifications_page_newest_first_and_skip_what_was_deleted() {
+    let (_dir, store) = open();
+    let social = store.social();
+    let (owner_key, mine, replies) = replied(&social, 9).await;
+    let owner = owner_key.public().to_peer_id();
+    let newest_first: Vec<ObjectId> = replies.iter().rev().map(|(_, r)| r.id()).collect();
+
+    for limit in [1, 2, 4, 9, 50] {
+        let mut cursor = None;
+        let mut seen = Vec::new();
+        loop {
+            let page = social.notifications(limit, cursor).unwrap();
+            assert!(page.items.len() <= limit);
+            assert!(
+                page.items.windows(2).all(|w| w[0].at_ms > w[1].at_ms),
+                "newest first"
+            );
+            seen.extend(page.items.iter().map(|n| n.object));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, newest_first, "limit {limit}");
+    }
+
+    // A reply deleted by its author takes its notification off the list, and the page is
+    // still full: the listing reads past it.
+    let (author, newest) = &replies[8];
+    social
+        .insert(&delete(author, T0 + 3, newest), true)
+        .await
+        .unwrap();
+    let page = social.notifications(2, None).unwrap();
+    assert_eq!(
+        page.items.iter().map(|n| n.object).collect::<Vec<_>>(),
+        newest_first[1..3].to_vec()
+    );
+
+    // A like of the owner's post: listed until the owner deletes the post. The replies stay
+    // (they are their authors' posts), and so do their notifications.
+    let liked = like(&Keypair::generate_ed25519(), T0 + 4, &mine);
+    let received = social
+        .insert_received(&liked, false, &owner, T0 + 6000)
+        .await
+        .unwrap();
+    assert!(received.notification.is_some());
+    assert_eq!(
+        social.notifications(1, None).unwrap().items[0].object,
+        liked.id()
+    );
+    social
+        .insert(&delete(&owner_key, T0 + 5, &mine), true)
+        .await
+        .unwrap();
+    let listed: Vec<ObjectId> = social
+        .notifications(100, None)
+        .unwrap()
+        .items
+        .iter()
+        .map(|n| n.object)
+        .collect();
+    assert_eq!(listed, newest_first[1..].to_vec());
+    // Skipped, not removed: trimming takes them out in time.
+    assert_eq!(len(&store, TreeName::Notifications), 10);
+}
+
+#[tokio::test]
+async fn trimming_keeps_the_newest_notifications() {
+    let (_dir, store) = open();
+    let social = store.social();
+    let (_, _, replies) = replied(&social, 25).await;
+    let replies: Vec<SignedObject> = replies.into_iter().map(|(_, r)| r).collect();
+    assert_eq!(social.trim_notifications(100).await.unwrap(), 0);
+    assert_eq!(social.trim_notifications(10).await.unwrap(), 15);
+    assert_eq!(len(&store, TreeName::Notifications), 10);
+    let kept: Vec<ObjectId> = social
+        .notifications(100, None)
+        .unwrap()
+        .items
+        .iter()
+        .map(|n| n.object)
+        .collect();
+    let newest: Vec<ObjectId> = replies
+        .iter()
+        .rev()
+        .take(10)
+        .map(SignedObject::id)
+        .collect();
+    assert_eq!(kept, newest);
+    assert_eq!(social.trim_notifications(0).await.unwrap(), 10);
+    assert!(social.notifications(10, None).unwrap().items.is_empty());
+    // The replies themselves are untouched.
+    assert_eq!(len(&store, TreeName::Replies), 25);
+}
+
+/// The same reply arriving many times at once (gossip, a push and a sync racing): one
+/// notification.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_reply_arriving_many_times_at_once_notifies_once() {
+    let (_dir, store) = open();
+    let owner_key = Keypair::generate_ed25519();
+    let owner = owner_key.public().to_peer_id();
+    let mine = post(&owner_key, T0, "mine");
+    store.social().insert(&mine, true).await.unwrap();
+    let answer = reply(&Keypair::generate_ed25519(), T0 + 1, &mine);
+    let tasks: Vec<_> = (0..20u64)
+        .map(|i| {
+            let social = store.social();
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                social
+                    .insert_received(&answer, false, &owner, T0 + 100 + i)
+                    .await
+            })
+        })
+        .collect();
+    let mut notified = 0;
+    for task in tasks {
+        let received = task.await.unwrap().unwrap();
+        notified += usize::from(received.notification.is_some());
+    }
+    assert_eq!(notified, 1);
+    assert_eq!(len(&store, TreeName::Notifications), 1);
+    assert_eq!(store.social().reply_count(&mine.id()).unwrap(), 1);
 }

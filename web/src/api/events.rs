@@ -1,7 +1,8 @@
 //! `GET /api/v1/events`: the node's events as server-sent events, for the UI to update live.
 //!
-//! Each event's SSE `event:` field is its name ([`EventView::name`]: `post`, `delete`,
-//! `follow_request`, `follower`, `following`, `profile`, `peer_connected`, `peer_disconnected`)
+//! Each event's SSE `event:` field is its name ([`EventView::name`]: `post`, `delete`, `like`,
+//! `notification`, `follow_request`, `follower`, `following`, `profile`, `peer_connected`,
+//! `peer_disconnected`)
 //! and its `data:` field is the [`EventView`] as JSON. Events the owner is not shown
 //! ([`kith_node::NodeEvent::to_view`] gives `None`) are skipped.
 //!
@@ -60,8 +61,8 @@ pub(crate) struct LaggedView {
 
 /// The node's events, as a stream of server-sent events.
 ///
-/// `event:` is the event's `type` (`post`, `delete`, `follow_request`, `follower`, `following`,
-/// `profile`, `peer_connected`, `peer_disconnected`) and `data:` the event as JSON. A client that
+/// `event:` is the event's `type` (`post`, `delete`, `like`, `notification`, `follow_request`,
+/// `follower`, `following`, `profile`, `peer_connected`, `peer_disconnected`) and `data:` the event as JSON. A client that
 /// fell behind gets an event `lagged` with data `{"missed":n}` (see `LaggedView`) and the stream
 /// goes on. Keep-alive comments come every 15 s. The stream ends when the node stops.
 #[utoipa::path(

@@ -15,9 +15,11 @@ pub(crate) mod events;
 pub(crate) mod follows;
 pub(crate) mod network;
 pub(crate) mod node;
+pub(crate) mod notifications;
 pub(crate) mod peers;
 pub(crate) mod posts;
 pub(crate) mod profile;
+pub(crate) mod session;
 pub(crate) mod users;
 
 use axum::{Router, middleware};
@@ -39,6 +41,8 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         follows::endpoints(),
         devices::endpoints(),
         events::endpoints(),
+        notifications::endpoints(),
+        session::endpoints(),
     ]
     .into_iter()
     .flatten()

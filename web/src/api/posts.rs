@@ -1,6 +1,7 @@
 //! Posts and the home timeline: `POST /api/v1/posts` (write one), `GET` and `DELETE
-//! /api/v1/posts/{id}`, `POST /api/v1/posts/{id}/like`, and `GET /api/v1/timeline` (the owner's
-//! and their followees' posts, newest first, a page at a time).
+//! /api/v1/posts/{id}`, `POST /api/v1/posts/{id}/like`, `GET /api/v1/posts/{id}/replies` (the
+//! replies this node holds, newest first) and `GET /api/v1/timeline` (the owner's and their
+//! followees' posts, newest first, a page at a time).
 
 use axum::{extract::State, http::StatusCode};
 use kith_protocols::{ApiErrorBody, NewPost, ObjectId, PostPage, PostView};
@@ -21,13 +22,14 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(Verb::Get, "/api/v1/posts/{id}", get_post),
         Endpoint::new(Verb::Delete, "/api/v1/posts/{id}", delete_post),
         Endpoint::new(Verb::Post, "/api/v1/posts/{id}/like", like_post),
+        Endpoint::new(Verb::Get, "/api/v1/posts/{id}/replies", replies),
         Endpoint::new(Verb::Get, "/api/v1/timeline", timeline),
     ]
 }
 
 /// This module's part of the OpenAPI document.
 #[derive(OpenApi)]
-#[openapi(paths(create_post, get_post, delete_post, like_post, timeline))]
+#[openapi(paths(create_post, get_post, delete_post, like_post, replies, timeline))]
 pub(crate) struct Docs;
 
 /// Writes a post as the owner.
@@ -111,6 +113,30 @@ pub(crate) async fn like_post(
     ApiPath(id): ApiPath<ObjectId>,
 ) -> Result<ApiJson<PostView>, ApiError> {
     Ok(ApiJson(state.social.like(&id).await?))
+}
+
+/// The replies to a post that this node holds, newest first.
+///
+/// A node holds the replies to the owner's posts (from anyone) and the replies its followees
+/// wrote. Paged like the timeline.
+#[utoipa::path(
+    get,
+    path = "/api/v1/posts/{id}/replies",
+    tag = "posts",
+    params(("id" = String, Path, description = "The post's id: 64 lowercase hex digits"), PageQuery),
+    responses(
+        (status = 200, description = "A page of replies, newest first", body = PostPage),
+        (status = 400, description = "Not a post id, or a bad limit or cursor", body = ApiErrorBody),
+        (status = 404, description = "No such post here", body = ApiErrorBody),
+    )
+)]
+pub(crate) async fn replies(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<ObjectId>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<ApiJson<PostPage>, ApiError> {
+    let limit = page.limit()?;
+    Ok(ApiJson(state.social.replies(&id, limit, page.before())?))
 }
 
 /// The home timeline: the owner's posts and their followees', newest first.

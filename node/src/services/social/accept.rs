@@ -5,8 +5,9 @@
 //! What this node keeps of others:
 //! - everything of the authors the owner follows (the follow is active);
 //! - profiles of anyone (fetched on purpose; the newest wins);
-//! - a reply to, or a like of, one of the owner's posts, from anyone (the owner is notified;
-//!   a stranger's reply is kept for the thread, not put on the home timeline).
+//! - a reply to, or a like of, one of the owner's posts, from anyone (the owner is notified:
+//!   the store records the notification in the same batch as the object; a stranger's reply
+//!   is kept for the thread, not put on the home timeline).
 //!
 //! Nobody else's objects about the owner are taken: this node is the source of the owner's own.
 
@@ -100,9 +101,15 @@ impl SocialService {
             return Ok(Verdict::Ignored);
         }
         let in_timeline = followed && matches!(object.content(), Content::Post(_));
-        match social.insert(object, in_timeline).await? {
+        let received = social
+            .insert_received(object, in_timeline, &self.me(), now_ms())
+            .await?;
+        match received.inserted {
             Inserted::Stored => {
                 self.announce_received(object, in_timeline);
+                if let Some(notification) = &received.notification {
+                    self.announce_notification(notification);
+                }
                 Ok(Verdict::Stored)
             }
             Inserted::Duplicate | Inserted::Superseded => Ok(Verdict::Duplicate),
@@ -129,6 +136,9 @@ impl SocialService {
             Content::Profile(_) => self.emit(EventView::Profile {
                 peer_id: object.author(),
             }),
+            Content::Like { target } if self.inner.social.contains(target).unwrap_or(false) => {
+                self.announce_like(target);
+            }
             _ => {}
         }
     }

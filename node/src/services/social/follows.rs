@@ -187,25 +187,33 @@ impl SocialService {
                         } else {
                             FollowStatus::Active
                         };
-                        social
-                            .set_follower(
-                                caller,
-                                FollowState {
-                                    object: object.id(),
-                                    status,
-                                    since_ms: now_ms(),
-                                },
-                            )
-                            .await?;
-                        let outcome = views::outcome(status);
-                        self.emit(match status {
-                            FollowStatus::Requested => EventView::FollowRequest { peer_id: caller },
-                            FollowStatus::Active => EventView::Follower {
-                                peer_id: caller,
-                                status: outcome,
+                        let state = FollowState {
+                            object: object.id(),
+                            status,
+                            since_ms: now_ms(),
+                        };
+                        match social.add_follower(caller, state).await? {
+                            Some(notification) => {
+                                let outcome = views::outcome(status);
+                                self.emit(match status {
+                                    FollowStatus::Requested => {
+                                        EventView::FollowRequest { peer_id: caller }
+                                    }
+                                    FollowStatus::Active => EventView::Follower {
+                                        peer_id: caller,
+                                        status: outcome,
+                                    },
+                                });
+                                self.announce_notification(&notification);
+                                outcome
+                            }
+                            // The same follow arrived twice at once and the other copy was
+                            // recorded first: answer what it recorded.
+                            None => match social.follower_state(&caller)? {
+                                Some(state) => views::outcome(state.status),
+                                None => FollowOutcome::Removed,
                             },
-                        });
-                        outcome
+                        }
                     }
                 }
             }

@@ -3,7 +3,7 @@
 //! so each rule lives here once.
 //!
 //! - This module: the owner's own actions (write a post, delete it, like, edit the profile)
-//!   and the reads behind the API (timeline, a user, a user's posts).
+//!   and the reads behind the API (timeline, a post's replies, a user, a user's posts).
 //! - `accept`: the one gate for objects that come from other nodes, whatever the path
 //!   (gossip, pull sync, direct push): verify, decide whether this node wants it, store, tell
 //!   the owner.
@@ -13,6 +13,8 @@
 //! - `sync`: pull sync from a followee's node (incremental from a cursor, then range
 //!   reconciliation) and the serving side of the same route.
 //! - `devices`: the owner's paired devices, the only peers allowed on `private` routes.
+//! - `notifications`: the owner's notifications (recorded by the store with their cause):
+//!   listing, announcing, trimming.
 //! - `routes`: the stream handlers, thin wrappers over the above.
 //! - `tasks`: what runs in the background: gossip intake, reactions to peers coming online,
 //!   the periodic sync.
@@ -23,6 +25,7 @@ mod delivery;
 mod devices;
 mod follows;
 mod metrics;
+mod notifications;
 mod routes;
 mod sync;
 mod tasks;
@@ -30,7 +33,7 @@ mod views;
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, PoisonError, RwLock},
+    sync::{Arc, Mutex, PoisonError, RwLock, atomic::AtomicUsize},
     time::Duration,
 };
 
@@ -90,6 +93,8 @@ struct Inner {
     /// What peers said about themselves in their node info (locked accounts show no more).
     summaries: Mutex<HashMap<PeerId, ProfileSummary>>,
     metrics: SocialMetrics,
+    /// Notifications recorded since the last trim (see the `notifications` module).
+    notifications_since_trim: AtomicUsize,
     tasks: TaskTracker,
     token: CancellationToken,
 }
@@ -128,6 +133,7 @@ impl SocialService {
                 sync_locks: Mutex::default(),
                 summaries: Mutex::default(),
                 metrics,
+                notifications_since_trim: AtomicUsize::new(0),
                 tasks,
                 token,
             }),
@@ -201,7 +207,8 @@ impl SocialService {
         Ok(())
     }
 
-    /// Likes a post (once: liking it again changes nothing).
+    /// Likes a post (once: liking it again changes nothing). A new like also goes on the
+    /// event stream as a `like` event with the new count.
     ///
     /// # Errors
     ///
@@ -212,9 +219,31 @@ impl SocialService {
             let object = self.sign(Content::Like { target: *id })?;
             if self.inner.social.insert(&object, false).await? == Inserted::Stored {
                 self.deliver(&object).await;
+                self.announce_like(id);
             }
         }
         self.post_view(&post)
+    }
+
+    /// The replies to a post stored here that this node holds, newest first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] if no post has this id here; [`Error::Refused`] for a limit out of
+    /// range or a cursor this node did not hand out.
+    pub fn replies(
+        &self,
+        id: &ObjectId,
+        limit: usize,
+        before: Option<&str>,
+    ) -> Result<PostPage, Error> {
+        self.stored_post(id)?;
+        let page = self.inner.social.replies_newest_first(
+            id,
+            page_limit(limit)?,
+            parse_cursor(before)?,
+        )?;
+        self.page_view(page)
     }
 
     /// The home timeline (the owner's and followees' posts), newest first.
@@ -358,12 +387,18 @@ impl SocialService {
                 &self.inner.rules,
             )
             .map_err(|e| Error::Refused(e.to_string()))?;
-        self.store_own(&object).await?;
-        *self
-            .inner
-            .own_profile
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(profile.clone());
+        // Readers decide from the cache whether the account is locked (`check_reader`): a lock
+        // takes effect before the locked profile is stored (never a moment in which the store
+        // holds it but strangers are still let in); an unlock only once it is stored.
+        if profile.locked {
+            self.set_own_profile(Some(profile.clone()));
+        }
+        if let Err(error) = self.store_own(&object).await {
+            // Not stored: read what is, next time.
+            self.set_own_profile(None);
+            return Err(error);
+        }
+        self.set_own_profile(Some(profile.clone()));
         if was_locked && !profile.locked {
             // Unlocking lets every pending request in.
             self.approve_all_requests().await?;
@@ -371,6 +406,15 @@ impl SocialService {
         self.deliver(&object).await;
         self.emit(EventView::Profile { peer_id: self.me() });
         Ok(views::profile_view(&object))
+    }
+
+    /// Replaces the cached profile of the owner (`None`: read it from the store next time).
+    fn set_own_profile(&self, profile: Option<Profile>) {
+        *self
+            .inner
+            .own_profile
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = profile;
     }
 
     /// Signs `content` as the owner, now.
@@ -415,6 +459,17 @@ impl SocialService {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(peer, summary);
+    }
+
+    /// Tells the owner's event stream the new like count of `post`.
+    fn announce_like(&self, post: &ObjectId) {
+        match self.inner.social.like_count(post) {
+            Ok(like_count) => self.emit(EventView::Like {
+                post_id: *post,
+                like_count,
+            }),
+            Err(error) => tracing::warn!(%error, %post, "could not read a like count"),
+        }
     }
 
     /// Tells the owner's event stream (and tests) about something.

@@ -367,34 +367,38 @@ impl SocialService {
     /// Serves `/public/get/profile/0.0.0` to `caller`.
     pub(crate) fn serve_profile(&self, caller: PeerId) -> Result<ProfileResponse, Error> {
         self.check_reader(&caller)?;
+        let object = self.inner.social.profile(&self.me())?;
+        // The profile read may be newer than the check (the owner locked the account in
+        // between): a locked profile goes to approved followers only, whatever the check saw.
+        if object
+            .as_ref()
+            .is_some_and(|object| matches!(object.content(), Content::Profile(p) if p.locked))
+            && !self.is_approved(&caller)?
+        {
+            return Err(locked_out());
+        }
         Ok(ProfileResponse {
-            object: self
-                .inner
-                .social
-                .profile(&self.me())?
-                .map(|object| object.to_json()),
+            object: object.map(|object| object.to_json()),
         })
     }
 
     /// Whether `caller` may read the owner's content: anyone, unless the account is locked;
     /// then approved followers only.
     pub(crate) fn check_reader(&self, caller: &PeerId) -> Result<(), Error> {
-        if !self.is_locked()? {
-            return Ok(());
+        if !self.is_locked()? || self.is_approved(caller)? {
+            Ok(())
+        } else {
+            Err(locked_out())
         }
-        let approved = self
+    }
+
+    /// Whether `caller` is an active (approved) follower of the owner.
+    fn is_approved(&self, caller: &PeerId) -> Result<bool, Error> {
+        Ok(self
             .inner
             .social
             .follower_state(caller)?
-            .is_some_and(|state| state.status == FollowStatus::Active);
-        if approved {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(
-                "this account is locked: only approved followers see its posts and profile"
-                    .to_owned(),
-            ))
-        }
+            .is_some_and(|state| state.status == FollowStatus::Active))
     }
 
     /// Fetches `peer`'s profile and keeps it if it is newer than the stored one. A locked
@@ -487,4 +491,11 @@ fn unexpected(peer: PeerId, what: &str) -> Error {
         kith_protocols::ErrorCode::Unavailable,
         format!("{peer} did not answer with {what}"),
     ))
+}
+
+/// The answer to someone who may not read a locked account.
+fn locked_out() -> Error {
+    Error::Forbidden(
+        "this account is locked: only approved followers see its posts and profile".to_owned(),
+    )
 }

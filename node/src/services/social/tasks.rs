@@ -4,7 +4,8 @@
 //!   so the store commits them together), each answered with a verdict for gossipsub;
 //! - peers coming online: a verified peer's profile summary is remembered; a followee's node
 //!   gets the pending follow, a profile refresh and a sync;
-//! - the periodic tick: pending follows sent again, connected followees synced.
+//! - the periodic tick: pending follows sent again, connected followees synced (and, at
+//!   start, the notifications trimmed to their cap).
 
 use futures::StreamExt;
 use kith_protocols::Content;
@@ -122,6 +123,8 @@ impl SocialService {
     }
 
     async fn tick(&self) {
+        // Whatever the last run left beyond the cap.
+        self.trim_notifications_in_background();
         // Subscriptions do not survive a restart: open them again for every follow.
         for (peer, _) in self.follows_for_background_work() {
             self.subscribe(peer).await;

@@ -1,12 +1,13 @@
-//! Stored objects as the API shows them: posts with their author's name and like count,
-//! profiles, follow relations.
+//! Stored objects as the API shows them: posts with their author's name, their like and reply
+//! counts and whether the owner liked them; notifications; profiles; follow relations.
 
 use std::collections::HashMap;
 
 use kith_protocols::{
-    Content, FollowOutcome, PostPage, PostView, Profile, ProfileSummary, ProfileView, SignedObject,
+    Content, FollowOutcome, NotificationKind, NotificationPage, NotificationView, PostPage,
+    PostView, Profile, ProfileSummary, ProfileView, SignedObject,
 };
-use kith_storage::{FollowStatus, Page};
+use kith_storage::{FollowStatus, Notification, Page};
 use libp2p::PeerId;
 
 use super::SocialService;
@@ -27,15 +28,76 @@ impl SocialService {
         let Content::Post(post) = object.content() else {
             return Err(Error::NotFound(format!("{} is not a post", object.id())));
         };
+        let social = &self.inner.social;
+        let id = object.id();
+        // Three point reads: two counters and the owner's entry in the post's likes.
         Ok(PostView {
-            id: object.id(),
+            id,
             author: object.author(),
             author_name,
             created_at: object.created_at(),
             text: post.text.clone(),
             reply_to: post.reply_to,
             quote_of: post.quote_of,
-            like_count: self.inner.social.like_count(&object.id())?,
+            like_count: social.like_count(&id)?,
+            liked: social.like_by(&id, &self.me())?.is_some(),
+            reply_count: social.reply_count(&id)?,
+        })
+    }
+
+    /// The view of a stored notification: `None` if its post is gone (deleted since it was
+    /// listed).
+    pub(crate) fn notification_view(
+        &self,
+        notification: &Notification,
+        names: &mut HashMap<PeerId, Option<String>>,
+    ) -> Result<Option<NotificationView>, Error> {
+        let mut name_of = |peer: PeerId| {
+            names
+                .entry(peer)
+                .or_insert_with(|| self.display_name(&peer))
+                .clone()
+        };
+        let post = match &notification.post {
+            Some(id) => match self.inner.social.get(id)? {
+                Some(object) if matches!(object.content(), Content::Post(_)) => {
+                    let name = name_of(object.author());
+                    Some(self.post_view_named(&object, name)?)
+                }
+                _ => return Ok(None),
+            },
+            None => None,
+        };
+        Ok(Some(NotificationView {
+            id: notification.object.to_string(),
+            kind: match notification.kind {
+                kith_storage::NotificationKind::Reply => NotificationKind::Reply,
+                kith_storage::NotificationKind::Like => NotificationKind::Like,
+                kith_storage::NotificationKind::Follow => NotificationKind::Follow,
+                kith_storage::NotificationKind::FollowRequest => NotificationKind::FollowRequest,
+            },
+            at: notification.at_ms,
+            actor: notification.actor,
+            actor_name: name_of(notification.actor),
+            post,
+        }))
+    }
+
+    /// A page of notifications, each name looked up once.
+    pub(crate) fn notification_page_view(
+        &self,
+        page: kith_storage::NotificationPage,
+    ) -> Result<NotificationPage, Error> {
+        let mut names = HashMap::new();
+        let mut notifications = Vec::with_capacity(page.items.len());
+        for notification in &page.items {
+            if let Some(view) = self.notification_view(notification, &mut names)? {
+                notifications.push(view);
+            }
+        }
+        Ok(NotificationPage {
+            notifications,
+            next: page.next.map(|cursor| cursor.to_string()),
         })
     }
 
