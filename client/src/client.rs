@@ -666,23 +666,7 @@ mod tests {
     #[tokio::test]
     async fn profile_updates_send_only_the_fields_set() {
         let body = r#"{"display_name":"Ada","bio":"","locked":false}"#;
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let response = json_response("200 OK", body);
-        let server = tokio::spawn(async move {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            // Head and the (small) body: read until the JSON object closes.
-            while !request.ends_with(b"}") {
-                let n = stream.read(&mut buf).await.unwrap();
-                assert!(n > 0);
-                request.extend_from_slice(&buf[..n]);
-            }
-            stream.write_all(response.as_bytes()).await.unwrap();
-            stream.shutdown().await.unwrap();
-            String::from_utf8(request).unwrap()
-        });
+        let (base, server) = answer_json_request(json_response("200 OK", body)).await;
         let client = Client::new(&base, TOKEN).unwrap();
         let update = ProfileUpdate {
             display_name: Some("Ada".to_owned()),

@@ -84,6 +84,30 @@ impl TestApp {
         self.send(request.body(body).expect("request")).await
     }
 
+    /// `POST /api/v1/posts` with `body`, asserting the 201.
+    async fn post_json(&self, body: serde_json::Value) -> kith_protocols::PostView {
+        let reply = self.call(Method::POST, "/api/v1/posts", Some(body)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        reply.json()
+    }
+
+    /// `GET uri` with the token, asserting the 200.
+    async fn read<T: DeserializeOwned>(&self, uri: &str) -> T {
+        let reply = self.call(Method::GET, uri, None).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "GET {uri}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        reply.json()
+    }
+
     async fn send(&self, request: Request<Body>) -> Reply {
         let response = self.app.clone().oneshot(request).await.expect("infallible");
         let status = response.status();

@@ -20,29 +20,9 @@ fn post_body(text: &str) -> serde_json::Value {
 }
 
 impl TestApp {
-    /// `POST /api/v1/posts`, asserting the 201.
+    /// `POST /api/v1/posts` with `text`, asserting the 201.
     async fn create_post(&self, text: &str) -> PostView {
-        let reply = self
-            .call(Method::POST, "/api/v1/posts", Some(post_body(text)))
-            .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::CREATED,
-            "{}",
-            String::from_utf8_lossy(&reply.body)
-        );
-        reply.json()
-    }
-
-    async fn get_json<T: DeserializeOwned>(&self, uri: &str) -> T {
-        let reply = self.call(Method::GET, uri, None).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "GET {uri}: {}",
-            String::from_utf8_lossy(&reply.body)
-        );
-        reply.json()
+        self.post_json(post_body(text)).await
     }
 }
 
@@ -97,7 +77,7 @@ async fn posts_round_trip() {
     assert!(post.created_at > 0);
 
     let uri = format!("/api/v1/posts/{}", post.id);
-    assert_eq!(t.get_json::<PostView>(&uri).await, post);
+    assert_eq!(t.read::<PostView>(&uri).await, post);
 
     let like = format!("{uri}/like");
     for _ in 0..2 {
@@ -119,7 +99,7 @@ async fn posts_round_trip() {
     assert_eq!(answer.reply_to, Some(post.id));
     assert_eq!(answer.quote_of, Some(post.id));
 
-    let page: PostPage = t.get_json("/api/v1/timeline").await;
+    let page: PostPage = t.read("/api/v1/timeline").await;
     let ids: Vec<_> = page.posts.iter().map(|p| p.id).collect();
     assert_eq!(ids, [answer.id, post.id], "newest first");
     assert_eq!(page.next, None);
@@ -137,7 +117,7 @@ async fn posts_round_trip() {
     t.call(Method::POST, &like, None)
         .await
         .assert_error(StatusCode::NOT_FOUND, ErrorCode::NotFound);
-    let page: PostPage = t.get_json("/api/v1/timeline").await;
+    let page: PostPage = t.read("/api/v1/timeline").await;
     assert_eq!(page.posts.len(), 1);
     t.stop().await;
 }
@@ -187,7 +167,7 @@ async fn bad_post_requests_are_refused() {
         .await
         .assert_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest);
     assert!(
-        t.get_json::<PostPage>("/api/v1/timeline")
+        t.read::<PostPage>("/api/v1/timeline")
             .await
             .posts
             .is_empty()
@@ -204,7 +184,7 @@ async fn timeline_pages_and_limits() {
     }
     // Newest first; posts of the same millisecond in id order, so take the node's order from one
     // page and check that it holds exactly the posts written.
-    let all: PostPage = t.get_json("/api/v1/timeline?limit=200").await;
+    let all: PostPage = t.read("/api/v1/timeline?limit=200").await;
     let in_order: Vec<_> = all.posts.iter().map(|p| p.id).collect();
     let mut sorted = in_order.clone();
     sorted.sort();
@@ -221,7 +201,7 @@ async fn timeline_pages_and_limits() {
     let mut seen = Vec::new();
     let mut uri = "/api/v1/timeline?limit=2".to_owned();
     loop {
-        let page: PostPage = t.get_json(&uri).await;
+        let page: PostPage = t.read(&uri).await;
         assert!(page.posts.len() <= 2);
         seen.extend(page.posts.iter().map(|p| p.id));
         match page.next {
@@ -234,7 +214,7 @@ async fn timeline_pages_and_limits() {
 
     // The same pages for the owner's own posts under /users/.
     let page: PostPage = t
-        .get_json(&format!("/api/v1/users/{}/posts?limit=3", t.peer_id()))
+        .read(&format!("/api/v1/users/{}/posts?limit=3", t.peer_id()))
         .await;
     assert_eq!(
         page.posts.iter().map(|p| p.id).collect::<Vec<_>>(),
@@ -259,10 +239,10 @@ async fn timeline_pages_and_limits() {
                 .assert_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest);
             assert!(!message.is_empty(), "{base}?{query}");
         }
-        let page: PostPage = t.get_json(&format!("{base}?limit=200")).await;
+        let page: PostPage = t.read(&format!("{base}?limit=200")).await;
         assert_eq!(page.posts.len(), 5);
         // The default page holds all five.
-        let page: PostPage = t.get_json(&base).await;
+        let page: PostPage = t.read(&base).await;
         assert_eq!(page.posts.len(), 5);
         assert_eq!(page.next, None);
     }
@@ -272,7 +252,7 @@ async fn timeline_pages_and_limits() {
 #[tokio::test]
 async fn profile_round_trip_and_users() {
     let t = TestApp::start().await;
-    let profile: ProfileView = t.get_json("/api/v1/profile").await;
+    let profile: ProfileView = t.read("/api/v1/profile").await;
     assert_eq!(profile.display_name, "");
     assert!(!profile.locked);
 
@@ -294,7 +274,7 @@ async fn profile_round_trip_and_users() {
     let locked: ProfileView = reply.json();
     assert_eq!(locked.display_name, "Ada");
     assert!(locked.locked);
-    assert_eq!(t.get_json::<ProfileView>("/api/v1/profile").await, locked);
+    assert_eq!(t.read::<ProfileView>("/api/v1/profile").await, locked);
 
     t.call(
         Method::PUT,
@@ -312,7 +292,7 @@ async fn profile_round_trip_and_users() {
     .assert_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest);
 
     // The owner as a user; posts show the name.
-    let me: UserView = t.get_json(&format!("/api/v1/users/{}", t.peer_id())).await;
+    let me: UserView = t.read(&format!("/api/v1/users/{}", t.peer_id())).await;
     assert!(me.is_self);
     assert_eq!(me.profile.map(|p| p.display_name), Some("Ada".to_owned()));
     let post = t.create_post("named").await;
@@ -320,12 +300,12 @@ async fn profile_round_trip_and_users() {
 
     // A stranger: no profile, no relation, not connected.
     let stranger = PeerId::random();
-    let user: UserView = t.get_json(&format!("/api/v1/users/{stranger}")).await;
+    let user: UserView = t.read(&format!("/api/v1/users/{stranger}")).await;
     assert_eq!(user.peer_id, stranger);
     assert!(!user.is_self && !user.connected);
     assert_eq!(user.profile, None);
     assert_eq!((user.following, user.follower), (None, None));
-    let page: PostPage = t.get_json(&format!("/api/v1/users/{stranger}/posts")).await;
+    let page: PostPage = t.read(&format!("/api/v1/users/{stranger}/posts")).await;
     assert!(page.posts.is_empty());
 
     for uri in ["/api/v1/users/nope", "/api/v1/users/nope/posts"] {
@@ -340,7 +320,7 @@ async fn profile_round_trip_and_users() {
 async fn devices_round_trip() {
     let t = TestApp::start().await;
     assert!(
-        t.get_json::<Vec<DeviceView>>("/api/v1/devices")
+        t.read::<Vec<DeviceView>>("/api/v1/devices")
             .await
             .is_empty()
     );
@@ -355,10 +335,7 @@ async fn devices_round_trip() {
         t.call(Method::PUT, &uri, None).await.json::<DeviceView>(),
         paired
     );
-    assert_eq!(
-        t.get_json::<Vec<DeviceView>>("/api/v1/devices").await,
-        [paired]
-    );
+    assert_eq!(t.read::<Vec<DeviceView>>("/api/v1/devices").await, [paired]);
 
     assert_eq!(
         t.call(Method::DELETE, &uri, None).await.status,
@@ -368,7 +345,7 @@ async fn devices_round_trip() {
         .await
         .assert_error(StatusCode::NOT_FOUND, ErrorCode::NotFound);
     assert!(
-        t.get_json::<Vec<DeviceView>>("/api/v1/devices")
+        t.read::<Vec<DeviceView>>("/api/v1/devices")
             .await
             .is_empty()
     );
@@ -415,9 +392,9 @@ async fn follows_between_nodes() {
         (follow.peer_id, follow.status),
         (b_id, FollowOutcome::Active)
     );
-    let following: Vec<FollowView> = a.get_json("/api/v1/following").await;
+    let following: Vec<FollowView> = a.read("/api/v1/following").await;
     assert_eq!(following, [follow]);
-    let followers: Vec<FollowView> = b.get_json("/api/v1/followers").await;
+    let followers: Vec<FollowView> = b.read("/api/v1/followers").await;
     assert_eq!(
         followers
             .iter()
@@ -425,7 +402,7 @@ async fn follows_between_nodes() {
             .collect::<Vec<_>>(),
         [(a_id, FollowOutcome::Active)]
     );
-    let a_seen_by_b: UserView = b.get_json(&format!("/api/v1/users/{a_id}")).await;
+    let a_seen_by_b: UserView = b.read(&format!("/api/v1/users/{a_id}")).await;
     assert_eq!(a_seen_by_b.follower, Some(FollowOutcome::Active));
     assert!(a_seen_by_b.connected);
 
@@ -439,16 +416,16 @@ async fn follows_between_nodes() {
     )
     .await;
     let uri = format!("/api/v1/posts/{}", post.id);
-    let seen: PostView = a.get_json(&uri).await;
+    let seen: PostView = a.read(&uri).await;
     assert_eq!((seen.author, seen.text.as_str()), (b_id, "from b"));
     a.call(Method::DELETE, &uri, None)
         .await
         .assert_error(StatusCode::FORBIDDEN, ErrorCode::Forbidden);
-    let timeline: PostPage = a.get_json("/api/v1/timeline").await;
+    let timeline: PostPage = a.read("/api/v1/timeline").await;
     assert!(timeline.posts.iter().any(|p| p.id == post.id));
-    let theirs: PostPage = a.get_json(&format!("/api/v1/users/{b_id}/posts")).await;
+    let theirs: PostPage = a.read(&format!("/api/v1/users/{b_id}/posts")).await;
     assert_eq!(theirs.posts.len(), 1);
-    let b_seen_by_a: UserView = a.get_json(&format!("/api/v1/users/{b_id}")).await;
+    let b_seen_by_a: UserView = a.read(&format!("/api/v1/users/{b_id}")).await;
     assert_eq!(b_seen_by_a.following, Some(FollowOutcome::Active));
 
     // A locked account: C's follow waits for B.
@@ -463,7 +440,7 @@ async fn follows_between_nodes() {
         .await
         .json();
     assert_eq!(follow.status, FollowOutcome::Requested);
-    let requests: Vec<FollowView> = b.get_json("/api/v1/follows/requests").await;
+    let requests: Vec<FollowView> = b.read("/api/v1/follows/requests").await;
     assert_eq!(
         requests.iter().map(|f| f.peer_id).collect::<Vec<_>>(),
         [c_id]
@@ -496,7 +473,7 @@ async fn follows_between_nodes() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json::<FollowView>().status, FollowOutcome::Active);
     assert!(
-        b.get_json::<Vec<FollowView>>("/api/v1/follows/requests")
+        b.read::<Vec<FollowView>>("/api/v1/follows/requests")
             .await
             .is_empty()
     );
@@ -516,7 +493,7 @@ async fn follows_between_nodes() {
         .status,
         StatusCode::NO_CONTENT
     );
-    let followers: Vec<FollowView> = b.get_json("/api/v1/followers").await;
+    let followers: Vec<FollowView> = b.read("/api/v1/followers").await;
     assert_eq!(
         followers.iter().map(|f| f.peer_id).collect::<Vec<_>>(),
         [c_id]
@@ -528,7 +505,7 @@ async fn follows_between_nodes() {
         StatusCode::NO_CONTENT
     );
     assert!(
-        a.get_json::<Vec<FollowView>>("/api/v1/following")
+        a.read::<Vec<FollowView>>("/api/v1/following")
             .await
             .is_empty()
     );

@@ -12,30 +12,6 @@ use kith_protocols::{
 use super::*;
 
 impl TestApp {
-    /// `POST /api/v1/posts` with `body`, asserting the 201.
-    async fn post_json(&self, body: serde_json::Value) -> PostView {
-        let reply = self.call(Method::POST, "/api/v1/posts", Some(body)).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::CREATED,
-            "{}",
-            String::from_utf8_lossy(&reply.body)
-        );
-        reply.json()
-    }
-
-    /// `GET uri`, asserting the 200.
-    async fn read<T: DeserializeOwned>(&self, uri: &str) -> T {
-        let reply = self.call(Method::GET, uri, None).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "GET {uri}: {}",
-            String::from_utf8_lossy(&reply.body)
-        );
-        reply.json()
-    }
-
     /// `POST /api/v1/network/join`.
     async fn join(&self, body: serde_json::Value) -> Reply {
         self.call(Method::POST, "/api/v1/network/join", Some(body))
