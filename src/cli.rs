@@ -112,6 +112,22 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Mute a person: hide their posts and notifications without unfollowing or telling them
+    Mute {
+        /// The person to mute
+        peer_id: PeerId,
+    },
+    /// Unmute a person
+    Unmute {
+        /// The person to unmute
+        peer_id: PeerId,
+    },
+    /// List muted people
+    Mutes {
+        /// Print the API's JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a post (the words are joined with spaces)
     Post {
         /// The text
@@ -148,6 +164,18 @@ pub enum ClientCommand {
     Notifications {
         /// How many (1 to 200)
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=200))]
+        limit: Option<u64>,
+        /// Print the API's JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search the people and posts this node knows (the words are joined with spaces)
+    Search {
+        /// What to look for: every word must match (a name, a peer id, words of a post)
+        #[arg(required = true, num_args = 1..)]
+        query: Vec<String>,
+        /// How many people and how many posts at most (1 to 50)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=50))]
         limit: Option<u64>,
         /// Print the API's JSON instead of text
         #[arg(long)]

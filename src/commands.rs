@@ -1,7 +1,8 @@
 //! The commands other than `run`: key, password and invite handling on the data dir (`join`,
 //! `network new`, `passwd`), and the client commands that ask the running node over its HTTP
-//! API ([`run_client`]: `status`, `peers`, `invite`, `login`, `connect`, `block`, `unblock`, `blocks`, and the
-//! social ones: `post`, `timeline`, `show`, `replies`, `notifications`, `delete`, `like`,
+//! API ([`run_client`]: `status`, `peers`, `invite`, `login`, `connect`, `block`, `unblock`,
+//! `blocks`, `mute`, `unmute`, `mutes`, and the
+//! social ones: `post`, `timeline`, `show`, `replies`, `notifications`, `search`, `delete`, `like`,
 //! `user`, `profile`, `follow`, `unfollow`, `following`, `followers`, `requests`, `approve`,
 //! `reject`, `devices`, `pair`, `unpair`, `events`).
 //!
@@ -160,6 +161,24 @@ pub async fn run_client(
         ClientCommand::Block { peer_id, reason } => block(client, peer_id, reason, out).await,
         ClientCommand::Unblock { peer_id } => unblock(client, peer_id, out).await,
         ClientCommand::Blocks { json } => blocks(client, json, out).await,
+        ClientCommand::Mute { peer_id } => {
+            let mute = client.mute(peer_id).await?;
+            let who = mute.name.as_deref().map_or_else(
+                || peer_id.to_string(),
+                |name| format!("{} ({peer_id})", printable(name)),
+            );
+            writeln!(out, "Muted {who}.")?;
+            Ok(())
+        }
+        ClientCommand::Unmute { peer_id } => {
+            if client.unmute(peer_id).await? {
+                writeln!(out, "Unmuted {peer_id}.")?;
+                Ok(())
+            } else {
+                bail!("{peer_id} is not muted")
+            }
+        }
+        ClientCommand::Mutes { json } => mutes(client, json, out).await,
         ClientCommand::Post {
             text,
             reply_to,
@@ -172,6 +191,9 @@ pub async fn run_client(
         } => timeline(client, limit, before, json, out).await,
         ClientCommand::Show { id, json } => show(client, id, json, out).await,
         ClientCommand::Replies { id, json } => replies(client, id, json, out).await,
+        ClientCommand::Search { query, limit, json } => {
+            search(client, &query.join(" "), limit, json, out).await
+        }
         ClientCommand::Notifications { limit, json } => {
             notifications(client, limit, json, out).await
         }
@@ -364,6 +386,31 @@ pub async fn blocks(client: &Client, json: bool, out: &mut impl Write) -> anyhow
     }
     let rows = blocks.iter().map(block_row).collect();
     print_table(&["PEER ID", "SINCE (UTC)", "REASON"], rows, out)
+}
+
+/// `kith mutes [--json]`.
+async fn mutes(client: &Client, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
+    let mutes = client.mutes().await?;
+    if json {
+        return print_json(|out| serde_json::to_writer_pretty(out, &mutes), out);
+    }
+    if mutes.is_empty() {
+        writeln!(out, "Nobody is muted.")?;
+        return Ok(());
+    }
+    let rows = mutes
+        .iter()
+        .map(|mute| {
+            vec![
+                mute.peer_id.to_string(),
+                mute.name
+                    .as_deref()
+                    .map_or_else(|| "-".to_owned(), printable),
+                format_utc(mute.since_ms),
+            ]
+        })
+        .collect();
+    print_table(&["PEER ID", "NAME", "SINCE (UTC)"], rows, out)
 }
 
 fn block_row(block: &BlockView) -> Vec<String> {
@@ -700,6 +747,65 @@ async fn replies(
         return Ok(());
     }
     print_page(&page, now_ms(), out)
+}
+
+/// `kith search QUERY…`: people first, then posts.
+async fn search(
+    client: &Client,
+    query: &str,
+    limit: Option<u64>,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    // At most 50 (clap checks the range): fits any usize.
+    let limit = limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    let results = client.search(query, limit).await?;
+    if json {
+        return print_json(|out| serde_json::to_writer_pretty(out, &results), out);
+    }
+    if results.people.is_empty() && results.posts.is_empty() {
+        writeln!(out, "Nothing here matches {:?}.", printable(query))?;
+    }
+    if !results.people.is_empty() {
+        writeln!(out, "People:")?;
+        for user in &results.people {
+            let name = user
+                .profile
+                .as_ref()
+                .map(|profile| printable(&profile.display_name))
+                .filter(|name| !name.is_empty())
+                .unwrap_or_else(|| "-".to_owned());
+            let mut relation = Vec::new();
+            if user.is_self {
+                relation.push("you");
+            }
+            match user.following {
+                Some(FollowOutcome::Active) => relation.push("following"),
+                Some(FollowOutcome::Requested) => relation.push("requested"),
+                _ => {}
+            }
+            if user.follower == Some(FollowOutcome::Active) {
+                relation.push("follows you");
+            }
+            writeln!(out, "  {name}  {}  {}", user.peer_id, relation.join(", "))?;
+        }
+        writeln!(out)?;
+    }
+    if !results.posts.is_empty() {
+        writeln!(out, "Posts:")?;
+        let now = now_ms();
+        for post in &results.posts {
+            print_post(post, now, out)?;
+            writeln!(out)?;
+        }
+    }
+    if results.posts_truncated {
+        writeln!(
+            out,
+            "(searched the newest 20,000 posts; older ones may match too)"
+        )?;
+    }
+    Ok(())
 }
 
 /// `kith notifications`: what happened to the owner, newest first.

@@ -472,6 +472,29 @@ async fn posting_and_reading_from_the_command_line() {
     assert!(shown.contains("reply to"), "{shown}");
     let liked = cli_ok(dir, &["like", &id]).await;
     assert!(liked.contains("1 like"), "{liked}");
+    let found = cli_ok(dir, &["search", "REPLY"]).await;
+    assert!(
+        found.contains("Posts:") && found.contains("a reply"),
+        "{found}"
+    );
+    let replies = cli_ok(dir, &["replies", &id]).await;
+    assert!(replies.contains("a reply"), "{replies}");
+    // The owner's own reply and like notify nobody.
+    let notifications = cli_ok(dir, &["notifications"]).await;
+    assert!(notifications.contains("Nothing yet"), "{notifications}");
+
+    let someone = libp2p::PeerId::random().to_string();
+    let muted = cli_ok(dir, &["mute", &someone]).await;
+    assert!(muted.contains(&someone), "{muted}");
+    let mutes = cli_ok(dir, &["mutes"]).await;
+    assert!(mutes.contains(&someone), "{mutes}");
+    assert!(cli_ok(dir, &["unmute", &someone]).await.contains("Unmuted"));
+    let again = run_cli(dir, &["unmute", &someone]).await;
+    assert!(
+        !again.status.success(),
+        "unmuting someone not muted is an error"
+    );
+    assert!(cli_ok(dir, &["mutes"]).await.contains("Nobody"));
 
     let deleted = cli_ok(dir, &["delete", &id]).await;
     assert!(deleted.contains(&id), "{deleted}");

@@ -200,6 +200,18 @@ impl Client {
             .await
     }
 
+    /// `GET /api/v1/search`: the people and posts the node knows that match `q` (1 to 100
+    /// characters once trimmed); at most `limit` of each (1 to 50; 20 on the node when `None`).
+    /// Posts come from the newest 20,000 of the home timeline (`posts_truncated` says the
+    /// search stopped there).
+    pub async fn search(
+        &self,
+        q: &str,
+        limit: Option<usize>,
+    ) -> Result<kith_protocols::SearchResults, Error> {
+        self.get(&search_path(q, limit)).await
+    }
+
     /// `GET /api/v1/timeline`: a page of the home timeline, newest first. `limit` defaults to
     /// 50 on the node (at most 200); `before` is the `next` cursor of the previous page.
     pub async fn timeline(
@@ -293,6 +305,24 @@ impl Client {
     /// `DELETE /api/v1/devices/{peer_id}`: unpairs a device. `false` if it was not paired.
     pub async fn unpair_device(&self, peer_id: PeerId) -> Result<bool, Error> {
         let path = format!("/api/v1/devices/{peer_id}");
+        found(self.send(Method::DELETE, &path, None::<&()>, true).await)
+    }
+
+    /// `GET /api/v1/mutes`: the people the owner muted.
+    pub async fn mutes(&self) -> Result<Vec<kith_protocols::MuteView>, Error> {
+        self.get("/api/v1/mutes").await
+    }
+
+    /// `PUT /api/v1/mutes/{peer_id}`: mutes a person (hidden from the home timeline, events
+    /// and notifications; still followed). Muting twice keeps the first time.
+    pub async fn mute(&self, peer_id: PeerId) -> Result<kith_protocols::MuteView, Error> {
+        let path = format!("/api/v1/mutes/{peer_id}");
+        self.json(Method::PUT, &path, None::<&()>, true).await
+    }
+
+    /// `DELETE /api/v1/mutes/{peer_id}`: unmutes a person. `false` if they were not muted.
+    pub async fn unmute(&self, peer_id: PeerId) -> Result<bool, Error> {
+        let path = format!("/api/v1/mutes/{peer_id}");
         found(self.send(Method::DELETE, &path, None::<&()>, true).await)
     }
 
@@ -404,6 +434,14 @@ fn paged(path: &str, limit: Option<usize>, before: Option<&str>) -> String {
     }
 }
 
+/// The path of a search for `q`, with `limit` when set.
+fn search_path(q: &str, limit: Option<usize>) -> String {
+    match limit {
+        Some(limit) => format!("/api/v1/search?q={}&limit={limit}", percent_encode(q)),
+        None => format!("/api/v1/search?q={}", percent_encode(q)),
+    }
+}
+
 /// Percent-encodes everything but RFC 3986's unreserved characters, so that an opaque cursor
 /// travels intact in a query string.
 fn percent_encode(value: &str) -> String {
@@ -476,6 +514,16 @@ mod tests {
         assert_eq!(paged("/t", None, Some("x")), "/t?before=x");
     }
 
+    #[test]
+    fn search_paths_encode_the_query() {
+        assert_eq!(search_path("loom", None), "/api/v1/search?q=loom");
+        assert_eq!(
+            search_path("Jacquard loom & cards?", Some(5)),
+            "/api/v1/search?q=Jacquard%20loom%20%26%20cards%3F&limit=5"
+        );
+        assert_eq!(search_path("é", None), "/api/v1/search?q=%C3%A9");
+    }
+
     fn json_response(status: &str, body: &str) -> String {
         format!(
             "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
@@ -545,6 +593,38 @@ mod tests {
         let head = server.await.unwrap();
         assert!(
             head.starts_with(&format!("DELETE /api/v1/devices/{peer} ")),
+            "{head}"
+        );
+    }
+
+    #[tokio::test]
+    async fn muting_puts_and_reads_the_entry() {
+        let peer = PeerId::random();
+        let body = format!(r#"{{"peer_id":"{peer}","since_ms":7,"name":"Bob"}}"#);
+        let (base, server) = answer_once(json_response("200 OK", &body)).await;
+        let client = Client::new(&base, TOKEN).unwrap();
+        let mute = client.mute(peer).await.unwrap();
+        assert_eq!(
+            (mute.peer_id, mute.since_ms, mute.name.as_deref()),
+            (peer, 7, Some("Bob"))
+        );
+        let head = server.await.unwrap();
+        assert!(
+            head.starts_with(&format!("PUT /api/v1/mutes/{peer} ")),
+            "{head}"
+        );
+    }
+
+    #[tokio::test]
+    async fn unmuting_someone_not_muted_is_false() {
+        let body = r#"{"error":{"code":"not-found","message":"not muted"}}"#;
+        let (base, server) = answer_once(json_response("404 Not Found", body)).await;
+        let client = Client::new(&base, TOKEN).unwrap();
+        let peer = PeerId::random();
+        assert!(!client.unmute(peer).await.unwrap());
+        let head = server.await.unwrap();
+        assert!(
+            head.starts_with(&format!("DELETE /api/v1/mutes/{peer} ")),
             "{head}"
         );
     }

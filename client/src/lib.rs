@@ -47,4 +47,8 @@ pub use kith_protocols::{
     NodeInfo, NotificationKind, NotificationPage, NotificationView, ObjectId, PeerView, PostPage,
     PostView, ProfileUpdate, ProfileView, StatusView, UserView,
 };
+// Mutes.
+pub use kith_protocols::MuteView;
+// Search.
+pub use kith_protocols::SearchResults;
 pub use libp2p::{Multiaddr, PeerId};

@@ -40,6 +40,10 @@ pub use error::Error;
 pub use handle::NodeHandle;
 pub use node::{Node, NodeConfig};
 pub use services::{JoinOutcome, MAX_PAGE, NetworkService, SocialService, SyncReport};
+// Search.
+pub use services::{
+    DEFAULT_SEARCH_LIMIT, MAX_QUERY_CHARS, MAX_SEARCH_LIMIT, MIN_ID_FRAGMENT, SEARCH_SCAN_BUDGET,
+};
 pub use state::{Connection, now_ms};
 pub use transport::{TransportKind, build_transport, check_address};
 

@@ -193,6 +193,20 @@ pub struct PostPage {
     pub next: Option<String>,
 }
 
+/// `GET /api/v1/search?q=`: the people and posts this node knows that match a query.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SearchResults {
+    /// Matching people: an exact peer id first, then people the owner follows, then others.
+    pub people: Vec<UserView>,
+    /// Matching posts, home timeline first, newest first.
+    pub posts: Vec<PostView>,
+    /// Whether the post search stopped at its scan budget (the newest 20,000 posts) before
+    /// reaching the oldest post: older posts may match too.
+    #[serde(default)]
+    pub posts_truncated: bool,
+}
+
 /// What a notification tells the owner.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -324,6 +338,10 @@ pub struct UserView {
     pub follower: Option<FollowOutcome>,
     /// Whether their node is connected now.
     pub connected: bool,
+    /// Whether the owner muted them (their posts and notifications are hidden from the home
+    /// timeline, the event stream and the notification list; their own page still shows them).
+    #[serde(default)]
+    pub muted: bool,
 }
 
 /// One follow relation: `GET /api/v1/following`, `/followers`, `/follows/requests`, and the
@@ -352,6 +370,21 @@ pub struct DeviceView {
     pub peer_id: PeerId,
     /// Since when it is paired (unix ms).
     pub since_ms: u64,
+}
+
+/// One muted person (`GET /api/v1/mutes`, and the answer of `PUT /api/v1/mutes/{peer_id}`):
+/// hidden from the owner's home timeline, event stream and notifications, still followed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MuteView {
+    /// The muted person's peer id.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub peer_id: PeerId,
+    /// Since when they are muted (unix ms).
+    pub since_ms: u64,
+    /// Their display name, when their profile is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// One server-sent event of `GET /api/v1/events`; the SSE `event:` name is the `type`.

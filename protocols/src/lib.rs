@@ -72,6 +72,10 @@ pub use api::{
     NotificationKind, NotificationPage, NotificationView, PeerView, PostPage, PostView,
     ProfileUpdate, ProfileView, StatusView, UserView,
 };
+// Mutes.
+pub use api::MuteView;
+// Search.
+pub use api::SearchResults;
 pub use envelope::{Request, Response, now_unix_ms};
 pub use error::Error;
 pub use error_code::{ErrorCode, WireError};

@@ -55,11 +55,13 @@ pub enum TreeName {
     ReplyCounts,
     /// The owner's notifications: at_ms | object id -> kind | actor | post id.
     Notifications,
+    /// People the owner muted: peer id bytes -> [`MuteEntry`](crate::MuteEntry) as JSON.
+    Mutes,
 }
 
 impl TreeName {
     /// Every tree, in a fixed order.
-    pub const ALL: [TreeName; 17] = [
+    pub const ALL: [TreeName; 18] = [
         TreeName::Peers,
         TreeName::Blocks,
         TreeName::Meta,
@@ -77,6 +79,7 @@ impl TreeName {
         TreeName::SyncCursors,
         TreeName::ReplyCounts,
         TreeName::Notifications,
+        TreeName::Mutes,
     ];
 
     /// The name of the sled tree on disk. These names are part of the on-disk format: never
@@ -100,6 +103,7 @@ impl TreeName {
             TreeName::SyncCursors => "sync_cursors",
             TreeName::ReplyCounts => "reply_counts",
             TreeName::Notifications => "notifications",
+            TreeName::Mutes => "mutes",
         }
     }
 
@@ -123,6 +127,7 @@ impl TreeName {
             TreeName::SyncCursors => 14,
             TreeName::ReplyCounts => 15,
             TreeName::Notifications => 16,
+            TreeName::Mutes => 17,
         }
     }
 }

@@ -5,8 +5,9 @@
 //! * [`Store`] is the database: a cheap-clone handle, opened once per data directory
 //!   ([`Store::open`]) and shared by everything in the node.
 //! * Families of trees have their own typed handles: [`PeerBook`] (what we know about peers,
-//!   [`PeerRecord`]), [`Blocklist`] ([`BlockEntry`]) and [`Meta`] (node-level facts). Each
-//!   module owns its tree's key and value encoding.
+//!   [`PeerRecord`]), [`Blocklist`] ([`BlockEntry`]), [`Mutes`] ([`MuteEntry`]: people the
+//!   owner hides from their reads) and [`Meta`] (node-level facts). Each module owns its
+//!   tree's key and value encoding.
 //! * [`Social`] ([`Store::social`]) is the social core: signed objects
 //!   ([`SignedObject`](kith_protocols::SignedObject)) and the indexes the product reads them
 //!   through: the home timeline and an author's posts as [`Page`]s with a [`Cursor`], replies,
@@ -63,6 +64,7 @@ mod batch;
 mod blocks;
 mod error;
 mod meta;
+mod mutes;
 mod peers;
 mod social;
 mod store;
@@ -72,10 +74,13 @@ pub use batch::{Batch, TreeName};
 pub use blocks::{BlockEntry, Blocklist};
 pub use error::{Error, Result};
 pub use meta::Meta;
+pub use mutes::{MuteEntry, Mutes};
 pub use peers::{ConnectedInfo, MAX_PEER_ADDRS, PeerBook, PeerRecord};
 pub use social::{
     Cursor, FollowState, FollowStatus, Inserted, InvalidCursor, MAX_CURSOR_LEN,
     MAX_PENDING_DELETES, Notification, NotificationKind, NotificationPage, Page, Received, Social,
     Tombstone,
 };
+// Search.
+pub use social::TimelineScan;
 pub use store::Store;

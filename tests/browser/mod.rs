@@ -33,6 +33,10 @@ mod no_session;
 mod cross_site;
 // Screenshots of the main pages at desktop and phone width.
 mod screenshots;
+// Mutes: muting from a profile hides the person's posts at home; unmuting brings them back.
+mod mutes;
+// Search: a post by a word of it, a connected person by name, the query in the URL.
+mod search;
 
 use std::{
     path::PathBuf,

@@ -2,6 +2,8 @@
 //! database), driven through the whole router with `oneshot`, plus tests over a real socket.
 //! The social endpoints are tested in `social`.
 
+mod mutes;
+mod search;
 mod social;
 mod ui;
 mod ui_api;

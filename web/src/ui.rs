@@ -50,6 +50,7 @@ const PAGES: &[&str] = &[
     "/notifications",
     "/network",
     "/settings",
+    "/search",
 ];
 
 /// The Content-Security-Policy of every UI response.

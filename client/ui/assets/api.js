@@ -122,6 +122,10 @@ export const endpoints = {
   blocks: () => get('/api/v1/blocks'),
   block: (peerId, reason) => post('/api/v1/blocks', reason ? { peer_id: peerId, reason } : { peer_id: peerId }),
   unblock: (peerId) => del(`/api/v1/blocks/${pid(peerId)}`),
+  // Mutes.
+  mutes: () => get('/api/v1/mutes'),
+  mute: (peerId) => put(`/api/v1/mutes/${pid(peerId)}`),
+  unmute: (peerId) => del(`/api/v1/mutes/${pid(peerId)}`),
   createPost: (body) => post('/api/v1/posts', body),
   post: (id) => get(`/api/v1/posts/${encodeURIComponent(id)}`),
   replies: (id, before, limit = 50) => get(`/api/v1/posts/${encodeURIComponent(id)}/replies${query({ limit, before })}`),

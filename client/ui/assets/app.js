@@ -23,6 +23,8 @@ const ROUTES = [
   { re: /^\/notifications\/?$/, page: lazy(() => import('./notifications.js')), nav: 'notifications' },
   { re: /^\/network\/?$/, page: lazy(() => import('./network.js')), nav: 'network' },
   { re: /^\/settings\/?$/, page: lazy(() => import('./settings.js')), nav: 'settings' },
+  // Search.
+  { re: /^\/search\/?$/, page: lazy(() => import('./search.js')), nav: 'search' },
 ];
 
 const EVENT_NAMES = [

@@ -58,6 +58,7 @@ const ICONS = {
   back: 'M15 5l-7 7 7 7',
   follow: 'M10 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8ZM3 21a7 7 0 0 1 14 0M19 8v6M16 11h6',
   dot: 'M12 12h.01',
+  search: 'M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14ZM20 20l-4.2-4.2',
 };
 
 /** An inline SVG icon (decorative: hidden from assistive technology). */

@@ -1,5 +1,5 @@
-// People: a profile page (/users/{peer_id}) with its follow button and posts, and the owner's
-// own lists (/followers with the follow requests, /following).
+// People: a profile page (/users/{peer_id}) with its follow and mute buttons and posts, and the
+// owner's own lists (/followers with the follow requests, /following).
 
 import { endpoints, friendlyError } from './api.js';
 import { avatar, busy, copyField, emptyState, h, icon, nameOf, names, rememberName, replaceChildren, shortDate, shortId, toast } from './dom.js';
@@ -179,6 +179,43 @@ export async function renderProfile(ctx) {
   const followButton = self ? null : h('button', { type: 'button', id: 'follow-button', class: 'btn' });
   let followState = user.following;
   let followBusy = false;
+  // Muting hides them from the home timeline, the live updates and the notifications (not from
+  // this page: the owner came here for them).
+  const muteButton = self ? null : h('button', { type: 'button', id: 'mute-button', class: 'btn btn-ghost' });
+  const drawMute = () => {
+    if (!muteButton) return;
+    muteButton.textContent = user.muted ? 'Unmute' : 'Mute';
+    muteButton.setAttribute('aria-pressed', user.muted ? 'true' : 'false');
+    muteButton.title = user.muted
+      ? 'Show their posts and notifications again'
+      : 'Hide their posts and notifications from your timeline. You keep following them; they are not told.';
+  };
+  if (muteButton) {
+    muteButton.addEventListener('click', () =>
+      busy(muteButton, async () => {
+        const name = nameOf(peerId);
+        try {
+          if (user.muted) {
+            try {
+              await endpoints.unmute(peerId);
+            } catch (err) {
+              if (err.code !== 'not-found') throw err;
+            }
+            user.muted = false;
+            toast(`${name} is unmuted: their posts show in your timeline again.`);
+          } else {
+            await endpoints.mute(peerId);
+            user.muted = true;
+            toast(`${name} is muted: their posts stay out of your timeline.`);
+          }
+          drawCard();
+          muteButton.focus();
+        } catch (err) {
+          toast(friendlyError(err), 'error');
+        }
+      }),
+    );
+  }
 
   const drawFollow = () => {
     if (!followButton) return;
@@ -239,6 +276,7 @@ export async function renderProfile(ctx) {
       self ? h('span', { class: 'chip', text: 'You' }) : null,
       !self && user.follower === 'active' ? h('span', { class: 'chip', text: 'Follows you' }) : null,
       !self ? h('span', { class: `chip ${user.connected ? 'chip-online' : ''}`, text: user.connected ? 'Online' : 'Offline' }) : null,
+      !self && user.muted ? h('span', { class: 'chip', dataset: { test: 'muted' }, title: 'Hidden from your timeline and notifications', text: 'Muted' }) : null,
     );
     const actions = h('div', { class: 'profile-actions' });
     if (self) {
@@ -248,7 +286,7 @@ export async function renderProfile(ctx) {
         h('a', { class: 'btn btn-ghost', href: '/following', text: 'Following' }),
       );
     } else {
-      actions.append(followButton);
+      actions.append(followButton, muteButton);
     }
     const request = !self && user.follower === 'requested' ? requestBox() : null;
     replaceChildren(
@@ -268,6 +306,7 @@ export async function renderProfile(ctx) {
       request,
     );
     drawFollow();
+    drawMute();
     ctx.setTitle(name || shortId(peerId));
     const title = ctx.view.querySelector('.page-title');
     if (title) title.textContent = self ? 'Your profile' : name || 'Profile';

@@ -1,4 +1,4 @@
-// Settings: the owner's profile, paired devices, blocked peers, and logging out.
+// Settings: the owner's profile, paired devices, blocked peers, muted people, and logging out.
 
 import { endpoints, friendlyError, logout } from './api.js';
 import { busy, charCount, emptyState, fmtNumber, h, rememberName, replaceChildren, shortDate, toast } from './dom.js';
@@ -89,7 +89,7 @@ function profileForm(profile) {
 }
 
 /** A list of peers with one action each, plus a form to add one. */
-function peerListCard({ title, intro, listId, emptyText, load, rowMeta, action, form }) {
+function peerListCard({ title, intro, listId, emptyText, load, rowMeta, rowName = () => null, action, form }) {
   const list = h('ul', { id: listId, class: 'people' });
   const emptyHolder = h('div');
   const status = h('p', { class: 'list-status', role: 'status' });
@@ -101,7 +101,7 @@ function peerListCard({ title, intro, listId, emptyText, load, rowMeta, action, 
         ...items.map((item) => {
           const button = h('button', { type: 'button', class: 'btn btn-small btn-outline', dataset: { action: action.name }, text: action.label });
           button.setAttribute('aria-label', `${action.label} ${item.peer_id}`);
-          const row = personRow(item.peer_id, null, { meta: rowMeta(item), actions: [button] });
+          const row = personRow(item.peer_id, rowName(item), { meta: rowMeta(item), actions: [button] });
           button.addEventListener('click', () =>
             busy(button, async () => {
               try {
@@ -221,6 +221,30 @@ export async function render(ctx) {
     },
   });
 
+  const mutes = peerListCard({
+    title: 'Muted people',
+    intro: 'Their posts and notifications stay out of your home timeline, and they are not told. You still follow them, and their profile page still shows their posts.',
+    listId: 'mutes',
+    emptyText: 'You have not muted anyone.',
+    load: () => endpoints.mutes(),
+    rowName: (m) => m.name || null,
+    rowMeta: (m) => `Muted ${shortDate(m.since_ms)}`,
+    action: { name: 'unmute', label: 'Unmute', done: 'Unmuted', run: (id) => endpoints.unmute(id) },
+    form: (reload) => {
+      const input = peerInput('mute-peer-id');
+      return addForm({
+        fields: [{ input, label: 'Peer id' }],
+        buttonId: 'mute-submit',
+        buttonText: 'Mute',
+        run: async () => {
+          await endpoints.mute(input.value.trim());
+          await reload();
+          return 'Muted.';
+        },
+      });
+    },
+  });
+
   const logoutButton = h('button', { type: 'button', id: 'logout', class: 'btn btn-outline', dataset: { action: 'logout' }, text: 'Log out' });
   logoutButton.addEventListener('click', () => logout());
   const node = state.node || {};
@@ -230,10 +254,11 @@ export async function render(ctx) {
     card('Profile', h('p', { class: 'muted', text: 'How others see you. Changes are signed by your node and sent to your followers.' }), profileForm(profile)),
     devices.element,
     blocks.element,
+    mutes.element,
     card('Session', h('p', { class: 'muted', text: 'Log out of this browser. Open a new login link from your node (kith login) to come back.' }), logoutButton),
     h('p', { class: 'about muted', text: `Kith ${node.version || ''} · the theme follows your system's light or dark setting.` }),
   );
-  await Promise.all([devices.reload(), blocks.reload()]);
+  await Promise.all([devices.reload(), blocks.reload(), mutes.reload()]);
 
   return {};
 }

@@ -6,4 +6,8 @@ mod social;
 
 pub use network::{JoinOutcome, NetworkService};
 pub use social::{MAX_PAGE, SocialService, SyncReport};
+// Search.
+pub use social::{
+    DEFAULT_SEARCH_LIMIT, MAX_QUERY_CHARS, MAX_SEARCH_LIMIT, MIN_ID_FRAGMENT, SEARCH_SCAN_BUDGET,
+};
 pub(crate) use social::{SocialConfig, SocialMetrics, profile_summary, spawn_social_tasks};

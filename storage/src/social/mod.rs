@@ -52,6 +52,7 @@
 
 mod cursors;
 mod deletes;
+mod filtered;
 mod follows;
 mod keys;
 mod likes;
@@ -59,6 +60,7 @@ mod notifications;
 mod plan;
 mod posts;
 mod profiles;
+mod search;
 
 use std::ops::Bound;
 
@@ -73,6 +75,7 @@ pub use deletes::{MAX_PENDING_DELETES, Tombstone};
 pub use follows::{FollowState, FollowStatus};
 pub use keys::{Cursor, InvalidCursor, MAX_CURSOR_LEN};
 pub use notifications::{Notification, NotificationKind, NotificationPage, Received};
+pub use search::TimelineScan;
 
 use keys::KeyRange;
 use notifications::Notify;

@@ -13,11 +13,14 @@ use super::*;
 const CACHE: u64 = 8 * 1024 * 1024;
 const T0: u64 = 1_700_000_000_000;
 
-/// The social trees (every tree but the peer book, blocklist and meta), for snapshots.
+/// The social trees (every tree but the peer book, blocklist, mutes and meta), for snapshots.
 fn social_trees() -> impl Iterator<Item = TreeName> {
-    TreeName::ALL
-        .into_iter()
-        .filter(|t| !matches!(t, TreeName::Peers | TreeName::Blocks | TreeName::Meta))
+    TreeName::ALL.into_iter().filter(|t| {
+        !matches!(
+            t,
+            TreeName::Peers | TreeName::Blocks | TreeName::Mutes | TreeName::Meta
+        )
+    })
 }
 
 fn open() -> (TempDir, Store) {

@@ -13,12 +13,14 @@ pub(crate) mod blocks;
 pub(crate) mod devices;
 pub(crate) mod events;
 pub(crate) mod follows;
+pub(crate) mod mutes;
 pub(crate) mod network;
 pub(crate) mod node;
 pub(crate) mod notifications;
 pub(crate) mod peers;
 pub(crate) mod posts;
 pub(crate) mod profile;
+pub(crate) mod search;
 pub(crate) mod session;
 pub(crate) mod users;
 
@@ -35,6 +37,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         peers::endpoints(),
         network::endpoints(),
         blocks::endpoints(),
+        mutes::endpoints(),
         posts::endpoints(),
         users::endpoints(),
         profile::endpoints(),
@@ -42,6 +45,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         devices::endpoints(),
         events::endpoints(),
         notifications::endpoints(),
+        search::endpoints(),
         session::endpoints(),
     ]
     .into_iter()

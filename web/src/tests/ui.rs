@@ -119,6 +119,7 @@ async fn pages_need_a_session_and_assets_do_not() {
         "/following",
         "/posts/abc",
         "/users/someone",
+        "/search",
     ] {
         let reply = t.send(get(page)).await;
         assert_redirect(&reply, "/login");

@@ -19,14 +19,18 @@
 //! - `tasks`: what runs in the background: gossip intake, reactions to peers coming online,
 //!   the periodic sync.
 //! - `views`: turning stored objects into the API's views.
+//! - `search`: the people and posts that match a query (the matching rule, once).
+//! - `mutes`: people the owner muted, and where their posts and notifications are hidden.
 
 mod accept;
 mod delivery;
 mod devices;
 mod follows;
 mod metrics;
+mod mutes;
 mod notifications;
 mod routes;
+mod search;
 mod sync;
 mod tasks;
 mod views;
@@ -49,6 +53,9 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{Error, NodeEvent, NodeHandle, Policy, state::now_ms};
 
 pub(crate) use metrics::SocialMetrics;
+pub use search::{
+    DEFAULT_SEARCH_LIMIT, MAX_QUERY_CHARS, MAX_SEARCH_LIMIT, MIN_ID_FRAGMENT, SEARCH_SCAN_BUDGET,
+};
 pub use sync::SyncReport;
 pub(crate) use tasks::spawn_social_tasks;
 pub(crate) use views::profile_summary;
@@ -246,16 +253,23 @@ impl SocialService {
         self.page_view(page)
     }
 
-    /// The home timeline (the owner's and followees' posts), newest first.
+    /// The home timeline (the owner's and followees' posts), newest first, without the posts
+    /// of people the owner muted. A page examines at most `MUTED_SCAN_FACTOR` × `limit`
+    /// entries, so when many are muted it may hold fewer posts (and still a `next` cursor).
     ///
     /// # Errors
     ///
     /// [`Error::Refused`] for a cursor this node did not hand out.
     pub fn timeline(&self, limit: usize, before: Option<&str>) -> Result<PostPage, Error> {
-        let page = self
-            .inner
-            .social
-            .timeline(page_limit(limit)?, parse_cursor(before)?)?;
+        let limit = page_limit(limit)?;
+        // Muted authors are skipped (see the `mutes` module); with none, this is the plain
+        // timeline.
+        let page = self.inner.social.timeline_without(
+            limit,
+            parse_cursor(before)?,
+            &self.muted_peers()?,
+            limit.saturating_mul(mutes::MUTED_SCAN_FACTOR),
+        )?;
         self.page_view(page)
     }
 
@@ -302,6 +316,7 @@ impl SocialService {
                 .follower_state(peer)?
                 .map(|state| views::outcome(state.status)),
             connected: self.inner.node.is_connected(peer),
+            muted: self.is_muted(peer)?,
         })
     }
 
@@ -474,6 +489,11 @@ impl SocialService {
 
     /// Tells the owner's event stream (and tests) about something.
     fn emit(&self, view: EventView) {
+        // The one door of every social event: a muted person's posts and notifications stop
+        // here (see the `mutes` module).
+        if self.hidden_by_mute(&view) {
+            return;
+        }
         // Nobody listening is fine.
         let _ = self.inner.node.emit(NodeEvent::Social(Box::new(view)));
     }

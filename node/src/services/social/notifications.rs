@@ -23,7 +23,8 @@ pub(crate) const KEEP_NOTIFICATIONS: usize = 10_000;
 pub(crate) const TRIM_EVERY: usize = 1_000;
 
 impl SocialService {
-    /// The owner's notifications, newest first.
+    /// The owner's notifications, newest first, without those whose actor the owner muted (so
+    /// a page may hold fewer than `limit`, as when a notified post was deleted).
     ///
     /// # Errors
     ///
@@ -34,10 +35,15 @@ impl SocialService {
         limit: usize,
         before: Option<&str>,
     ) -> Result<NotificationPage, Error> {
-        let page = self
+        let mut page = self
             .inner
             .social
             .notifications(page_limit(limit)?, parse_cursor(before)?)?;
+        let muted = self.muted_peers()?;
+        if !muted.is_empty() {
+            page.items
+                .retain(|notification| !muted.contains(&notification.actor));
+        }
         self.notification_page_view(page)
     }
 
