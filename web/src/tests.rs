@@ -70,6 +70,17 @@ impl TestApp {
         self.node.handle().local_peer_id()
     }
 
+    /// This node's dialable address, with its peer id.
+    fn full_addr(&self) -> Multiaddr {
+        self.node
+            .handle()
+            .listen_addrs()
+            .into_iter()
+            .next()
+            .expect("the node listens")
+            .with(libp2p::multiaddr::Protocol::P2p(self.peer_id()))
+    }
+
     /// Sends a request with the right token.
     async fn call(&self, method: Method, uri: &str, body: Option<serde_json::Value>) -> Reply {
         let mut request = Request::builder()
@@ -166,6 +177,20 @@ impl Reply {
 
 fn get(uri: &str) -> Request<Body> {
     Request::get(uri).body(Body::empty()).expect("request")
+}
+
+/// Connects `a` to `b` and waits until each has verified the other (and so holds the other's
+/// profile summary).
+async fn connect(a: &TestApp, b: &TestApp) {
+    let mut a_events = a.node.handle().subscribe();
+    let mut b_events = b.node.handle().subscribe();
+    a.node
+        .network()
+        .add_peer(b.full_addr())
+        .await
+        .expect("dial");
+    wait_verified(&mut a_events, b.peer_id()).await;
+    wait_verified(&mut b_events, a.peer_id()).await;
 }
 
 /// Waits until `node` reports `peer` verified.

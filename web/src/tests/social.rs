@@ -26,23 +26,6 @@ impl TestApp {
     }
 }
 
-/// Connects `a` to `b` and waits until each has verified the other.
-async fn connect(a: &TestApp, b: &TestApp) {
-    let mut a_events = a.node.handle().subscribe();
-    let mut b_events = b.node.handle().subscribe();
-    let addr = b
-        .node
-        .handle()
-        .listen_addrs()
-        .into_iter()
-        .next()
-        .expect("b listens")
-        .with(libp2p::multiaddr::Protocol::P2p(b.peer_id()));
-    a.node.network().add_peer(addr).await.expect("dial b");
-    wait_verified(&mut a_events, b.peer_id()).await;
-    wait_verified(&mut b_events, a.peer_id()).await;
-}
-
 /// Waits for the first social event that `matches`.
 async fn wait_social(
     events: &mut broadcast::Receiver<NodeEvent>,

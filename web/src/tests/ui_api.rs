@@ -17,17 +17,6 @@ impl TestApp {
         self.call(Method::POST, "/api/v1/network/join", Some(body))
             .await
     }
-
-    /// This node's dialable address, with its peer id.
-    fn full_addr(&self) -> Multiaddr {
-        self.node
-            .handle()
-            .listen_addrs()
-            .into_iter()
-            .next()
-            .expect("the node listens")
-            .with(libp2p::multiaddr::Protocol::P2p(self.peer_id()))
-    }
 }
 
 /// Waits for the first social event that `matches` (skipping the others).
@@ -67,20 +56,6 @@ async fn wait_notification(
         EventView::Notification { notification } => notification,
         other => unreachable!("the predicate matched {other:?}"),
     }
-}
-
-/// Connects `a` to `b` and waits until each has verified the other (and so holds the other's
-/// profile summary).
-async fn connect_to(a: &TestApp, b: &TestApp) {
-    let mut a_events = a.node.handle().subscribe();
-    let mut b_events = b.node.handle().subscribe();
-    a.node
-        .network()
-        .add_peer(b.full_addr())
-        .await
-        .expect("dial");
-    wait_verified(&mut a_events, b.peer_id()).await;
-    wait_verified(&mut b_events, a.peer_id()).await;
 }
 
 #[tokio::test]
@@ -207,8 +182,8 @@ async fn follows_replies_and_likes_become_notifications() {
         Some(serde_json::json!({ "display_name": "Grace" })),
     )
     .await;
-    connect_to(&b, &a).await;
-    connect_to(&c, &a).await;
+    connect(&b, &a).await;
+    connect(&c, &a).await;
     let (a_id, b_id, c_id) = (a.peer_id(), b.peer_id(), c.peer_id());
     let mut a_events = a.node.handle().subscribe();
 
