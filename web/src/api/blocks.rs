@@ -89,11 +89,7 @@ pub(crate) async fn unblock(
     State(state): State<AppState>,
     ApiPath(peer_id): ApiPath<PeerId>,
 ) -> Result<StatusCode, ApiError> {
-    if state.network.unblock(peer_id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found(format!(
-            "peer {peer_id} is not blocked"
-        )))
-    }
+    super::removed(state.network.unblock(peer_id).await?, || {
+        format!("peer {peer_id} is not blocked")
+    })
 }

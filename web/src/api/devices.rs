@@ -77,11 +77,7 @@ pub(crate) async fn unpair_device(
     State(state): State<AppState>,
     ApiPath(peer_id): ApiPath<PeerId>,
 ) -> Result<StatusCode, ApiError> {
-    if state.social.unpair_device(peer_id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found(format!(
-            "peer {peer_id} is not a paired device"
-        )))
-    }
+    super::removed(state.social.unpair_device(peer_id).await?, || {
+        format!("peer {peer_id} is not a paired device")
+    })
 }

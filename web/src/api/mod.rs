@@ -65,6 +65,19 @@ async fn not_found() -> ApiError {
     ApiError::not_found("no such API endpoint")
 }
 
+/// The answer of a removal by key (unblock, unpair, unmute): `204` when something was removed,
+/// else `404` with `missing`.
+pub(crate) fn removed(
+    found: bool,
+    missing: impl FnOnce() -> String,
+) -> Result<axum::http::StatusCode, ApiError> {
+    if found {
+        Ok(axum::http::StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(missing()))
+    }
+}
+
 /// How many items a page holds when the client does not say.
 pub(crate) const DEFAULT_PAGE_LIMIT: usize = 50;
 /// The most items a page may hold (the social service's own bound).

@@ -80,9 +80,7 @@ pub(crate) async fn unmute(
     State(state): State<AppState>,
     ApiPath(peer_id): ApiPath<PeerId>,
 ) -> Result<StatusCode, ApiError> {
-    if state.social.unmute(peer_id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found(format!("peer {peer_id} is not muted")))
-    }
+    super::removed(state.social.unmute(peer_id).await?, || {
+        format!("peer {peer_id} is not muted")
+    })
 }

@@ -92,6 +92,10 @@ impl SocialService {
             EventView::Notification { notification } => notification.actor,
             _ => return false,
         };
+        // The owner cannot be muted: their own posts (every post they write) need no lookup.
+        if peer == self.me() {
+            return false;
+        }
         self.is_muted(&peer).unwrap_or_else(|error| {
             tracing::warn!(%error, %peer, "could not read the mutes; showing the event");
             false
