@@ -1,35 +1,16 @@
 //! The middleware in front of every route, seen from the wire: a replayed request is answered
 //! once, a stale one is refused, and a flooding peer is slowed while others are served normally.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use futures::AsyncWriteExt;
 use kith_config::{Limits, NetworkKey};
-use kith_protocols::{
-    ErrorCode, MAX_FRAME_LEN, NodeInfo, Request, Response, read_message, routes, write_message,
-};
+use kith_protocols::{ErrorCode, NodeInfo, Request, Response, routes};
 
 use crate::util::{Options, RawEvent, RawPeer, RawStack, TestNode, network_key};
 
 /// Sends `request` on a fresh info stream and returns the node's response.
 async fn send(raw: &RawPeer, node: &TestNode, request: &Request) -> Response {
-    let mut control = raw.control.clone();
-    let mut stream = control
-        .open_stream(node.peer_id(), routes::info().protocol())
-        .await
-        .expect("the info route opens");
-    write_message(&mut stream, request)
-        .await
-        .expect("request written");
-    stream.close().await.expect("half-close");
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        read_message(&mut stream, MAX_FRAME_LEN),
-    )
-    .await
-    .expect("an answer in time")
-    .expect("a well-formed response")
-    .expect("a response")
+    raw.request(node.peer_id(), &routes::info(), request).await
 }
 
 async fn connected_raw_peer(node: &TestNode, key: &NetworkKey) -> RawPeer {

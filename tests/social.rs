@@ -4,14 +4,18 @@
 
 use std::time::Duration;
 
+use kith_config::Role;
 use kith_node::NodeEvent;
 use kith_protocols::{
-    Content, ErrorCode, EventView, FollowOutcome, NewPost, ObjectId, ObjectsBody, ObjectsReply,
-    PostContent, PostsRequest, PostsResponse, ProfileUpdate, SignedObject, TimelineRequest, routes,
+    Content, ErrorCode, EventView, FollowBody, FollowOutcome, FollowReply, NewPost, NodeInfo,
+    ObjectId, ObjectsBody, ObjectsReply, PROTOCOL_VERSION, PostContent, PostsRequest,
+    PostsResponse, ProfileUpdate, Request, SignedObject, TimelineRequest, VerifyRules, routes,
 };
 use libp2p::PeerId;
 
-use crate::util::{Events, Options, TestNode, assert_code, network_key};
+use crate::util::{
+    Events, Options, RawEvent, RawPeer, RawStack, TestNode, assert_code, network_key,
+};
 
 /// The bound for a post to reach every online follower.
 const DELIVERY: Duration = Duration::from_secs(2);
@@ -659,4 +663,79 @@ async fn a_reply_and_a_like_notify_the_author() {
         .await
         .expect("notifications");
     assert!(nothing.notifications.is_empty());
+}
+
+/// A follower whose gossip subscription the author has not heard of (a follow that just happened
+/// races its subscription; here a peer with no gossipsub at all, so the race is always lost)
+/// gets each new post handed over directly while it is connected, not at the next periodic sync.
+#[tokio::test]
+async fn a_follower_gossip_does_not_reach_gets_new_posts_directly() {
+    let key = network_key();
+    let a = TestNode::spawn(Options::new(&key)).await;
+    let mut raw = RawPeer::spawn(RawStack::Psk(key.clone())).await;
+    // It tells the truth about itself, so A verifies it and keeps the connection.
+    raw.serve_info(NodeInfo {
+        peer_id: raw.peer_id,
+        role: Role::Member,
+        network: a.handle().network().to_owned(),
+        version: "0.1.0".into(),
+        protocol_version: PROTOCOL_VERSION,
+        routes: vec![routes::info(), routes::objects()],
+        listen_addrs: vec![raw.addr.clone()],
+        profile: None,
+    });
+    let mut handed_over = raw.serve(
+        &routes::objects(),
+        serde_json::to_value(ObjectsReply { stored: 1 }).expect("reply serializes"),
+    );
+    raw.dial(a.addr());
+    raw.wait_for(
+        "the raw follower to connect",
+        |event| matches!(event, RawEvent::Connected(peer) if *peer == a.peer_id()),
+    )
+    .await;
+
+    let follow = SignedObject::create(
+        &raw.keypair,
+        kith_node::now_ms(),
+        Content::Follow {
+            target: a.peer_id(),
+        },
+    )
+    .expect("sign");
+    let answer = raw
+        .request(
+            a.peer_id(),
+            &routes::follow(),
+            &Request::new(FollowBody {
+                object: follow.to_json(),
+            }),
+        )
+        .await;
+    let reply: FollowReply =
+        serde_json::from_value(answer.result.expect("the follow is taken")).expect("reply");
+    assert_eq!(reply.status, FollowOutcome::Active);
+
+    let post = a
+        .social()
+        .create_post(new_post("straight to you"))
+        .await
+        .expect("post");
+    let (caller, body) = tokio::time::timeout(DELIVERY, handed_over.recv())
+        .await
+        .unwrap_or_else(|_| panic!("the post was not handed over within {DELIVERY:?}"))
+        .expect("the raw peer serves");
+    assert_eq!(caller, a.peer_id());
+    let body: ObjectsBody = serde_json::from_value(body).expect("an objects body");
+    let ids: Vec<ObjectId> = body
+        .objects
+        .iter()
+        .map(|object| {
+            let bytes = serde_json::to_vec(object).expect("serializes");
+            SignedObject::verify(&bytes, &VerifyRules::default(), kith_node::now_ms())
+                .expect("a genuine object")
+                .id()
+        })
+        .collect();
+    assert_eq!(ids, vec![post.id], "exactly the new post");
 }

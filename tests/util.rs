@@ -12,7 +12,10 @@ use std::{net::SocketAddr, time::Duration};
 use futures::StreamExt;
 use kith_config::{Limits, NetworkKey, Role};
 use kith_node::{NetworkService, Node, NodeConfig, NodeEvent, NodeHandle, TransportKind};
-use kith_protocols::{ErrorCode, MAX_FRAME_LEN, NodeInfo, Response, read_frame, write_message};
+use kith_protocols::{
+    ErrorCode, MAX_FRAME_LEN, NodeInfo, Request, Response, Route, read_frame, read_message,
+    write_message,
+};
 use kith_storage::Store;
 use libp2p::{
     Multiaddr, PeerId, Swarm, Transport,
@@ -367,6 +370,8 @@ pub enum RawEvent {
 /// whatever bytes it likes, and can serve a fake info route.
 pub struct RawPeer {
     pub peer_id: PeerId,
+    /// Its identity key, to sign objects as this peer.
+    pub keypair: Keypair,
     pub control: libp2p_stream::Control,
     pub addr: Multiaddr,
     dial: mpsc::UnboundedSender<Multiaddr>,
@@ -435,6 +440,7 @@ impl RawPeer {
         });
         RawPeer {
             peer_id,
+            keypair,
             control,
             addr,
             dial: dial_tx,
@@ -469,29 +475,66 @@ impl RawPeer {
         }
     }
 
-    /// Serves `/public/get/info/0.0.0` with `info` (which may lie) for every request.
-    pub fn serve_info(&mut self, info: NodeInfo) {
+    /// Sends `request` to `peer` on a fresh stream of `route` and returns the response.
+    pub async fn request<B: serde::Serialize>(
+        &self,
+        peer: PeerId,
+        route: &Route,
+        request: &Request<B>,
+    ) -> Response {
+        let mut control = self.control.clone();
+        let mut stream = control
+            .open_stream(peer, route.protocol())
+            .await
+            .unwrap_or_else(|error| panic!("{route} does not open: {error}"));
+        write_message(&mut stream, request)
+            .await
+            .expect("request written");
+        futures::AsyncWriteExt::close(&mut stream)
+            .await
+            .expect("half-close");
+        tokio::time::timeout(WAIT, read_message(&mut stream, MAX_FRAME_LEN))
+            .await
+            .unwrap_or_else(|_| panic!("no answer on {route} within {WAIT:?}"))
+            .expect("a well-formed response")
+            .expect("a response")
+    }
+
+    /// Serves `route`: answers every request with `reply`, and hands each caller and request
+    /// body to the returned channel.
+    pub fn serve(
+        &mut self,
+        route: &Route,
+        reply: serde_json::Value,
+    ) -> mpsc::UnboundedReceiver<(PeerId, serde_json::Value)> {
         let mut incoming = self
             .control
-            .accept(kith_protocols::routes::info().protocol())
+            .accept(route.protocol())
             .expect("route not yet served");
+        let (requests, received) = mpsc::unbounded_channel();
         tokio::spawn(async move {
-            while let Some((_, mut stream)) = incoming.next().await {
-                let info = info.clone();
+            while let Some((caller, mut stream)) = incoming.next().await {
+                let (reply, requests) = (reply.clone(), requests.clone());
                 tokio::spawn(async move {
                     let Ok(Some(bytes)) = read_frame(&mut stream, MAX_FRAME_LEN).await else {
                         return;
                     };
-                    let Ok(request) = serde_json::from_slice::<kith_protocols::Request>(&bytes)
-                    else {
+                    let Ok(request) = serde_json::from_slice::<Request>(&bytes) else {
                         return;
                     };
-                    let body = serde_json::to_value(&info).expect("info serializes");
-                    let _ = write_message(&mut stream, &Response::ok(request.id, body)).await;
+                    let _ = write_message(&mut stream, &Response::ok(request.id, reply)).await;
                     let _ = futures::AsyncWriteExt::close(&mut stream).await;
+                    let _ = requests.send((caller, request.body));
                 });
             }
         });
+        received
+    }
+
+    /// Serves `/public/get/info/0.0.0` with `info` (which may lie) for every request.
+    pub fn serve_info(&mut self, info: NodeInfo) {
+        let info = serde_json::to_value(&info).expect("info serializes");
+        drop(self.serve(&kith_protocols::routes::info(), info));
     }
 }
 

@@ -8,7 +8,11 @@
 //!
 //! [`NodeHandle`]: crate::NodeHandle
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use futures::StreamExt;
 use kith_protocols::{Announcement, MAX_ANNOUNCEMENT_ADDRS, NETWORK_TOPIC, PeerSource, user_topic};
@@ -62,8 +66,13 @@ pub(crate) enum Command {
     SubscribeUser { author: PeerId },
     /// Unsubscribe from an author's topic.
     UnsubscribeUser { author: PeerId },
-    /// Publish data (a signed object) on a topic.
-    Publish { topic: String, data: Vec<u8> },
+    /// Publish data (a signed object) on a topic; the reply, if asked for, names the peers
+    /// known to be subscribed to it, which gossipsub sends it to.
+    Publish {
+        topic: String,
+        data: Vec<u8>,
+        reply: Option<oneshot::Sender<HashSet<PeerId>>>,
+    },
     /// Report the social service's verdict on a gossip message it was handed.
     ReportValidation {
         message_id: gossipsub::MessageId,
@@ -314,33 +323,10 @@ impl EventLoop {
                 self.user_topics.remove(&topic.hash());
                 self.swarm.behaviour_mut().gossipsub.unsubscribe(&topic);
             }
-            Command::Publish { topic, data } => {
-                let topic_hash = IdentTopic::new(topic.clone()).hash();
-                // gossipsub signs and encodes a message before it finds out that nobody is
-                // subscribed; skip that work when no connected peer listens (the followers
-                // fetch the object with the pull sync).
-                let listened = self
-                    .swarm
-                    .behaviour()
-                    .gossipsub
-                    .all_peers()
-                    .any(|(_, topics)| topics.contains(&&topic_hash));
-                if !listened {
-                    tracing::trace!(%topic, "nobody subscribed: not published");
-                    return;
-                }
-                match self
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .publish(IdentTopic::new(topic.clone()), data)
-                {
-                    Ok(_) => tracing::trace!(%topic, "published"),
-                    // Nobody listening right now: followers fetch it with the pull sync.
-                    Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
-                        tracing::trace!(%topic, "published to nobody")
-                    }
-                    Err(error) => tracing::debug!(%topic, %error, "not published"),
+            Command::Publish { topic, data, reply } => {
+                let reached = self.publish(topic, data);
+                if let Some(reply) = reply {
+                    let _ = reply.send(reached);
                 }
             }
             Command::ReportValidation {
@@ -598,6 +584,46 @@ impl EventLoop {
             ));
         }
         MessageAcceptance::Accept
+    }
+
+    /// Publishes on `topic`; returns the peers it went to (flood publishing sends an own
+    /// message to every peer known to be subscribed), empty when it was not sent.
+    fn publish(&mut self, topic: String, data: Vec<u8>) -> HashSet<PeerId> {
+        let topic = IdentTopic::new(topic);
+        let topic_hash = topic.hash();
+        // gossipsub signs and encodes a message before it finds out that nobody is subscribed;
+        // skip that work when no connected peer listens.
+        let listeners: HashSet<PeerId> = self
+            .swarm
+            .behaviour()
+            .gossipsub
+            .all_peers()
+            .filter(|(_, topics)| topics.contains(&&topic_hash))
+            .map(|(peer, _)| *peer)
+            .collect();
+        if listeners.is_empty() {
+            tracing::trace!(%topic, "nobody subscribed: not published");
+            return listeners;
+        }
+        match self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic.clone(), data)
+        {
+            Ok(_) => {
+                tracing::trace!(%topic, peers = listeners.len(), "published");
+                listeners
+            }
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                tracing::trace!(%topic, "published to nobody");
+                HashSet::new()
+            }
+            Err(error) => {
+                tracing::debug!(%topic, %error, "not published");
+                HashSet::new()
+            }
+        }
     }
 
     fn announce(&mut self) {

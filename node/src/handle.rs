@@ -5,7 +5,7 @@
 //! and reads the state the loop publishes. When the loop has stopped, every method returns
 //! [`Error::Stopped`] (wire code `unavailable`); none panics.
 
-use std::sync::Arc;
+use std::{collections::HashSet, sync::Arc};
 
 use kith_protocols::PeerSource;
 use libp2p::{Multiaddr, PeerId};
@@ -92,6 +92,11 @@ impl NodeHandle {
         self.state.connections()
     }
 
+    /// Peers with at least one open connection.
+    pub fn connected_peers(&self) -> Vec<PeerId> {
+        self.state.connected_peers()
+    }
+
     /// Whether at least one connection to `peer` is open.
     pub fn is_connected(&self, peer: &PeerId) -> bool {
         self.state.is_connected(peer)
@@ -159,7 +164,29 @@ impl NodeHandle {
 
     /// Publishes `data` on `topic` (nobody subscribed is not an error: pull sync covers it).
     pub(crate) async fn publish(&self, topic: String, data: Vec<u8>) -> Result<(), Error> {
-        self.send(Command::Publish { topic, data }).await
+        self.send(Command::Publish {
+            topic,
+            data,
+            reply: None,
+        })
+        .await
+    }
+
+    /// Publishes like [`publish`](Self::publish) and waits for the peers gossipsub handed it
+    /// to: those this node knows to be subscribed to `topic`.
+    pub(crate) async fn publish_reaching(
+        &self,
+        topic: String,
+        data: Vec<u8>,
+    ) -> Result<HashSet<PeerId>, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Publish {
+            topic,
+            data,
+            reply: Some(reply),
+        })
+        .await?;
+        rx.await.map_err(|_| Error::Stopped)
     }
 
     /// Reports the verdict on a gossip message handed to the social service.

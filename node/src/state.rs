@@ -80,6 +80,15 @@ impl NodeState {
             .contains_key(peer)
     }
 
+    pub fn connected_peers(&self) -> Vec<PeerId> {
+        self.connections
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .copied()
+            .collect()
+    }
+
     pub fn connections(&self) -> HashMap<PeerId, Connection> {
         self.connections
             .read()

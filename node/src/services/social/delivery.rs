@@ -4,6 +4,8 @@
 //!   subscribe to it.
 //! - A locked account publishes nothing on an open topic: it hands each object directly to
 //!   its approved followers that are connected (`/public/post/objects/0.0.0`).
+//! - An open account does the same for connected followers that gossip did not reach: those
+//!   whose subscription to the topic this node has not heard of (yet).
 //! - A reply or a like also goes directly to the author of the post it is about, so that they
 //!   hear of it whether or not they follow the owner.
 //!
@@ -11,6 +13,8 @@
 //!
 //! None of this is a delivery guarantee: followers that miss an object (offline, a lost gossip
 //! message, a push that failed) fetch it with the pull sync.
+
+use std::collections::HashSet;
 
 use kith_protocols::{Content, MAX_SYNC_IDS, ObjectsBody, ObjectsReply, SignedObject, routes};
 use kith_storage::FollowStatus;
@@ -30,31 +34,50 @@ impl SocialService {
                 true
             }
         };
-        if locked {
-            match self.inner.social.followers() {
-                Ok(followers) => {
-                    for (peer, state) in followers {
-                        if state.status == FollowStatus::Active
-                            && self.inner.node.is_connected(&peer)
-                        {
-                            self.push(peer, object.clone());
-                        }
-                    }
-                }
-                Err(error) => tracing::warn!(%error, "could not list followers to deliver to"),
-            }
-        } else if let Err(error) = self
+        // Connected followers get the object directly when gossip does not reach them: all of
+        // them for a locked account, and for an open one those whose subscription to the topic
+        // this node has not heard of yet (a follow that just happened races its subscription).
+        let mut direct: HashSet<PeerId> = self
             .inner
             .node
-            .publish(self.inner.own_topic.clone(), object.as_bytes().to_vec())
-            .await
-        {
-            tracing::debug!(%error, "not published");
+            .connected_peers()
+            .into_iter()
+            .filter(|peer| self.is_active_follower(peer))
+            .collect();
+        if !locked {
+            let topic = self.inner.own_topic.clone();
+            let data = object.as_bytes().to_vec();
+            let published = if direct.is_empty() {
+                // Nobody to check: do not wait for the event loop's answer.
+                self.inner.node.publish(topic, data).await
+            } else {
+                self.inner
+                    .node
+                    .publish_reaching(topic, data)
+                    .await
+                    .map(|gossiped| direct.retain(|peer| !gossiped.contains(peer)))
+            };
+            if let Err(error) = published {
+                tracing::debug!(%error, "not published");
+            }
         }
         if let Some(author) = self.interaction_target(object)
             && author != self.me()
         {
-            self.push(author, object.clone());
+            direct.insert(author);
+        }
+        for peer in direct {
+            self.push(peer, object.clone());
+        }
+    }
+
+    fn is_active_follower(&self, peer: &PeerId) -> bool {
+        match self.inner.social.follower_state(peer) {
+            Ok(state) => state.is_some_and(|state| state.status == FollowStatus::Active),
+            Err(error) => {
+                tracing::warn!(%peer, %error, "could not read a follower to deliver to");
+                false
+            }
         }
     }
 
