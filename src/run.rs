@@ -116,6 +116,7 @@ async fn serve(
         .local_addr()
         .context("reading the HTTP API's bound address")?;
     let state = kith_web::AppState::new(node, api_token)
+        .await
         .with_password_file(settings.data_dir.ui_password());
     let login = state.login_link(&format!("http://{}", api_addr::connectable(bound)));
     let banner = banner(settings, node, bound, &login.url)?;

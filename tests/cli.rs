@@ -584,9 +584,21 @@ async fn web_ui_access_login_links_password_and_open_binding() {
 
     // `kith login` prints a fresh one.
     let fresh = cli_ok(dir.path(), &["login"]).await;
-    open_login_link(&http, fresh.trim())
+    let logged_out = open_login_link(&http, fresh.trim())
         .await
         .expect("the link from `kith login` logs in");
+    let api = node.banner.api.clone();
+    assert_eq!(session_status(&http, &api, &logged_out).await, 200);
+    let logout = http
+        .delete(format!("{api}/api/v1/session"))
+        .header("cookie", cookie_pair(&logged_out))
+        .header("x-csrf-token", csrf_token(&http, &api, &logged_out).await)
+        .header("origin", &api)
+        .send()
+        .await
+        .expect("DELETE /api/v1/session");
+    assert_eq!(logout.status(), reqwest::StatusCode::NO_CONTENT);
+    assert_eq!(session_status(&http, &api, &logged_out).await, 401);
 
     // The password set before the start works over HTTP; a wrong one does not.
     for (password, works) in [
@@ -607,5 +619,47 @@ async fn web_ui_access_login_links_password_and_open_binding() {
             "{password}"
         );
     }
+    let csrf = csrf_token(&http, &api, &cookie).await;
     assert!(node.terminate().await.success());
+
+    // Sessions outlive a restart (with the same CSRF token); a logout does too.
+    let node = KithProcess::start(&loopback_args(), dir.path()).await;
+    let api = node.banner.api.clone();
+    assert_eq!(session_status(&http, &api, &cookie).await, 200);
+    assert_eq!(csrf_token(&http, &api, &cookie).await, csrf);
+    assert_eq!(session_status(&http, &api, &logged_out).await, 401);
+    assert!(node.terminate().await.success());
+}
+
+/// `name=value` of a `Set-Cookie` header value.
+fn cookie_pair(set_cookie: &str) -> &str {
+    set_cookie.split(';').next().expect("a cookie")
+}
+
+/// The status of `GET /api/v1/session` with the session cookie `set_cookie` set.
+async fn session_status(http: &reqwest::Client, api: &str, set_cookie: &str) -> u16 {
+    http.get(format!("{api}/api/v1/session"))
+        .header("cookie", cookie_pair(set_cookie))
+        .send()
+        .await
+        .expect("GET /api/v1/session")
+        .status()
+        .as_u16()
+}
+
+/// The CSRF token of the session whose cookie is `set_cookie`.
+async fn csrf_token(http: &reqwest::Client, api: &str, set_cookie: &str) -> String {
+    let session: serde_json::Value = http
+        .get(format!("{api}/api/v1/session"))
+        .header("cookie", cookie_pair(set_cookie))
+        .send()
+        .await
+        .expect("GET /api/v1/session")
+        .json()
+        .await
+        .expect("a session view");
+    session["csrf_token"]
+        .as_str()
+        .expect("a cookie session has a CSRF token")
+        .to_owned()
 }

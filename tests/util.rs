@@ -128,7 +128,7 @@ impl TestNode {
             .await
             .expect("bind API");
         let api = listener.local_addr().expect("API address");
-        let state = kith_web::AppState::new(&node, token.clone());
+        let state = kith_web::AppState::new(&node, token.clone()).await;
         let web = CancellationToken::new();
         let web_task = tokio::spawn({
             let web = web.clone();

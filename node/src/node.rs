@@ -111,6 +111,7 @@ pub struct Node {
     handle: NodeHandle,
     network: NetworkService,
     social: SocialService,
+    store: Store,
     registry: Arc<Registry>,
     tasks: TaskTracker,
     token: CancellationToken,
@@ -266,7 +267,7 @@ impl Node {
         tasks.spawn(pipeline.run());
         let reconnect = Reconnect {
             node: handle.clone(),
-            store,
+            store: store.clone(),
             bootstrap: config.bootstrap.clone(),
             known_at_start,
         };
@@ -277,6 +278,7 @@ impl Node {
             handle,
             network,
             social,
+            store,
             registry: Arc::new(registry),
             tasks,
             token,
@@ -296,6 +298,11 @@ impl Node {
     /// The social service of this node.
     pub fn social(&self) -> &SocialService {
         &self.social
+    }
+
+    /// The node's store, for state its API keeps beside the services' (browser sessions).
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// The metrics registry (libp2p's metrics plus Kith's own), for `/metrics`.

@@ -57,11 +57,14 @@ pub enum TreeName {
     Notifications,
     /// People the owner muted: peer id bytes -> [`MuteEntry`](crate::MuteEntry) as JSON.
     Mutes,
+    /// The owner's browser sessions: SHA-256 of the session token ->
+    /// [`SessionRecord`](crate::SessionRecord) as JSON.
+    BrowserSessions,
 }
 
 impl TreeName {
     /// Every tree, in a fixed order.
-    pub const ALL: [TreeName; 18] = [
+    pub const ALL: [TreeName; 19] = [
         TreeName::Peers,
         TreeName::Blocks,
         TreeName::Meta,
@@ -80,6 +83,7 @@ impl TreeName {
         TreeName::ReplyCounts,
         TreeName::Notifications,
         TreeName::Mutes,
+        TreeName::BrowserSessions,
     ];
 
     /// The name of the sled tree on disk. These names are part of the on-disk format: never
@@ -104,6 +108,7 @@ impl TreeName {
             TreeName::ReplyCounts => "reply_counts",
             TreeName::Notifications => "notifications",
             TreeName::Mutes => "mutes",
+            TreeName::BrowserSessions => "browser_sessions",
         }
     }
 
@@ -128,6 +133,7 @@ impl TreeName {
             TreeName::ReplyCounts => 15,
             TreeName::Notifications => 16,
             TreeName::Mutes => 17,
+            TreeName::BrowserSessions => 18,
         }
     }
 }

@@ -66,6 +66,7 @@ mod error;
 mod meta;
 mod mutes;
 mod peers;
+mod sessions;
 mod social;
 mod store;
 mod writer;
@@ -76,6 +77,7 @@ pub use error::{Error, Result};
 pub use meta::Meta;
 pub use mutes::{MuteEntry, Mutes};
 pub use peers::{ConnectedInfo, MAX_PEER_ADDRS, PeerBook, PeerRecord};
+pub use sessions::{BrowserSessions, SessionHash, SessionRecord};
 pub use social::{
     Cursor, FollowState, FollowStatus, Inserted, InvalidCursor, MAX_CURSOR_LEN,
     MAX_PENDING_DELETES, Notification, NotificationKind, NotificationPage, Page, Received, Social,

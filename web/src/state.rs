@@ -24,13 +24,14 @@ pub struct AppState {
 
 impl AppState {
     /// The state of `node`'s API, which accepts `api_token` as a bearer token and login links
-    /// for browsers. There is no password login until [`AppState::with_password_file`].
-    pub fn new(node: &Node, api_token: ApiToken) -> Self {
+    /// for browsers, whose sessions it keeps in the node's store. There is no password login
+    /// until [`AppState::with_password_file`].
+    pub async fn new(node: &Node, api_token: ApiToken) -> Self {
         AppState {
             network: node.network().clone(),
             social: node.social().clone(),
             api_token: Arc::new(api_token),
-            sessions: Arc::default(),
+            sessions: Arc::new(Sessions::load(node.store().browser_sessions()).await),
             login: Login::default(),
             metrics: node.metrics(),
             streams_end: node.shutdown_token().child_token(),

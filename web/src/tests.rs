@@ -55,7 +55,7 @@ impl TestApp {
             .expect("start node");
         let api_token = ApiToken::generate();
         let token = api_token.as_str().to_owned();
-        let state = AppState::new(&node, api_token);
+        let state = AppState::new(&node, api_token).await;
         TestApp {
             app: router(state.clone()),
             node,

@@ -170,9 +170,10 @@ async fn login_page(
 ) -> Response {
     let code = query.ok().and_then(|Query(query)| query.code);
     let response = match code {
-        Some(code) => match state.sessions.redeem(&code) {
-            Some(opened) => logged_in(&opened),
-            None => back_to_login(
+        Some(code) => match state.sessions.redeem(&code).await {
+            Ok(Some(opened)) => logged_in(&opened),
+            Err(error) => session_not_opened(&error),
+            Ok(None) => back_to_login(
                 "This login link was already used or has expired. Run `kith login` on the \
                  node's machine for a new one.",
             ),
@@ -235,7 +236,10 @@ async fn check_password(
         tokio::task::spawn_blocking(move || kith_config::verify_password(&path, &form.password))
             .await;
     match checked {
-        Ok(Ok(Some(true))) => logged_in(&state.sessions.open()),
+        Ok(Ok(Some(true))) => match state.sessions.open().await {
+            Ok(opened) => logged_in(&opened),
+            Err(error) => session_not_opened(&error),
+        },
         Ok(Ok(Some(false))) => back_to_login("Wrong password."),
         Ok(Ok(None)) => back_to_login(
             "No password is set for this node. Set one with `kith passwd`, or use a login link.",
@@ -249,6 +253,12 @@ async fn check_password(
             back_to_login("The node could not check the password; see its log.")
         }
     }
+}
+
+/// `303` back to the login page: the store could not record the session.
+fn session_not_opened(error: &kith_storage::Error) -> Response {
+    tracing::error!(%error, "recording a browser session");
+    back_to_login("The node could not record the session; see its log.")
 }
 
 /// `303` to `/` with the new session's cookie.

@@ -13,6 +13,7 @@ use utoipa::OpenApi;
 use crate::{
     AppState,
     auth::CookieSession,
+    error::ApiError,
     extract::ApiJson,
     router::{Endpoint, Verb},
     session::clear_cookie,
@@ -72,8 +73,10 @@ pub(crate) async fn logout(
     State(state): State<AppState>,
     cookie: Option<Extension<CookieSession>>,
 ) -> Response {
-    if let Some(Extension(cookie)) = cookie {
-        state.sessions.close(&cookie.token);
+    if let Some(Extension(cookie)) = cookie
+        && let Err(error) = state.sessions.close(&cookie.token).await
+    {
+        return ApiError::internal(&error).into_response();
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Ok(value) = HeaderValue::from_str(&clear_cookie()) {
