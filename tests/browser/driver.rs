@@ -221,9 +221,9 @@ impl Chromium {
     /// Runs a Chrome DevTools Protocol command (through chromedriver's `goog/cdp/execute`).
     pub async fn cdp(&self, cmd: &str, params: Value) -> Result<Value, String> {
         self.client
-            .issue_cmd(Cdp {
-                cmd: cmd.to_owned(),
-                params,
+            .issue_cmd(ChromeCommand {
+                path: "goog/cdp/execute",
+                body: json!({"cmd": cmd, "params": params}),
             })
             .await
             .map_err(|e| format!("CDP {cmd}: {e}"))
@@ -292,8 +292,9 @@ impl Chromium {
     async fn log(&self, kind: &str) -> Result<Vec<Value>, String> {
         match self
             .client
-            .issue_cmd(Log {
-                kind: kind.to_owned(),
+            .issue_cmd(ChromeCommand {
+                path: "se/log",
+                body: json!({"type": kind}),
             })
             .await
         {
@@ -327,53 +328,28 @@ fn kill_group(group: Option<u32>) {
     }
 }
 
-/// chromedriver's `POST /session/{id}/goog/cdp/execute`.
+/// A chromedriver extension command: `POST /session/{id}/<path>` with a JSON body
+/// (`goog/cdp/execute` runs a DevTools command, `se/log` reads a log since the last read).
 #[derive(Debug)]
-struct Cdp {
-    cmd: String,
-    params: Value,
+struct ChromeCommand {
+    path: &'static str,
+    body: Value,
 }
 
-impl WebDriverCompatibleCommand for Cdp {
+impl WebDriverCompatibleCommand for ChromeCommand {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         base_url.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session_id.unwrap_or_default()
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
         ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        let body = json!({"cmd": self.cmd, "params": self.params});
-        (http::Method::POST, Some(body.to_string()))
-    }
-}
-
-/// chromedriver's `POST /session/{id}/se/log`: the entries of one log since the last read.
-#[derive(Debug)]
-struct Log {
-    kind: String,
-}
-
-impl WebDriverCompatibleCommand for Log {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/se/log",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (
-            http::Method::POST,
-            Some(json!({"type": self.kind}).to_string()),
-        )
+        (http::Method::POST, Some(self.body.to_string()))
     }
 }
