@@ -20,9 +20,9 @@ use std::{
 
 use anyhow::{anyhow, bail};
 use kith_client::{
-    BlockView, Client, DeviceView, Error as ClientError, EventView, FollowOutcome, FollowView,
-    Multiaddr, NewPost, NotificationKind, ObjectId, PeerId, PeerView, PostPage, PostView,
-    ProfileUpdate, ProfileView, UserView,
+    BlockView, Client, ConnectionKind, DeviceView, Error as ClientError, EventView, FollowOutcome,
+    FollowView, Multiaddr, NewPost, NotificationKind, ObjectId, PeerId, PeerView, PostPage,
+    PostView, ProfileUpdate, ProfileView, UserView,
 };
 use kith_config::{
     Invite, JoinFiles, KeyChange, NetworkKey, Settings, load_api_token, store_invite,
@@ -282,6 +282,21 @@ pub async fn status(client: &Client, out: &mut impl Write) -> anyhow::Result<()>
         "peers:     {connected} connected, {} known",
         peers.len()
     )?;
+    if let Some(reach) = &info.reachability {
+        writeln!(out, "reach:     {} ({})", reach.status, reach.reason)?;
+        let relays: Vec<String> = reach.relays.iter().map(ToString::to_string).collect();
+        if !relays.is_empty() {
+            writeln!(out, "relays:    {}", relays.join(" "))?;
+        }
+        let external: Vec<String> = reach
+            .external_addrs
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        if !external.is_empty() {
+            writeln!(out, "external:  {}", external.join(" "))?;
+        }
+    }
     let mut label = "listen:";
     for addr in &info.listen_addrs {
         writeln!(out, "{label:<11}{addr}")?;
@@ -312,10 +327,11 @@ pub async fn peers(client: &Client, json: bool, out: &mut impl Write) -> anyhow:
 }
 
 fn peer_row(peer: &PeerView) -> Vec<String> {
-    let connected = match (&peer.rejected, peer.connected) {
+    let connected = match (&peer.rejected, peer.connection) {
         (Some(_), _) => "rejected",
-        (None, true) => "yes",
-        (None, false) => "no",
+        (None, ConnectionKind::Direct) => "direct",
+        (None, ConnectionKind::Relayed) => "relayed",
+        (None, ConnectionKind::None) => "no",
     };
     vec![
         peer.peer_id.to_string(),

@@ -3,44 +3,18 @@
 //!
 //! mDNS skips loopback interfaces, so it cannot be tested on 127.0.0.1, and it must never run in
 //! the root namespace (it would announce test nodes to the host's real LAN). The test builds its
-//! own little LAN: namespaces `kna<id>` and `knb<id>` for the nodes and `kbr<id>` holding the
-//! bridge, so the root namespace is untouched. `<id>` is the process id and a per-test counter,
-//! which keeps concurrent test runs apart; a guard deletes the namespaces (and with them the
-//! interfaces) when the test ends, panics included.
-//!
-//! The test needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN). Without `ip`, or when creating a
-//! namespace is not permitted, it prints why and returns; any other failure is a test failure.
+//! own little LAN (see `netns`): namespaces `kna<id>` and `knb<id>` for the nodes and `kbr<id>`
+//! holding the bridge.
 
-use std::{
-    fs,
-    os::unix::fs::PermissionsExt,
-    process::Command,
-    sync::atomic::{AtomicU32, Ordering},
-    time::Duration,
+use std::{fs, os::unix::fs::PermissionsExt, time::Duration};
+
+use crate::{
+    netns::Netns,
+    process::{CLI_TIMEOUT, KithProcess, assert_success, cli_ok, run_cli_with},
 };
-
-use crate::process::{CLI_TIMEOUT, KithProcess, assert_success, cli_ok, run_cli_with};
 
 /// Upper bound for both nodes to discover and verify each other.
 const DISCOVERY: Duration = Duration::from_secs(30);
-
-static NEXT_LAN: AtomicU32 = AtomicU32::new(0);
-
-/// Runs `ip <args>`, returning its output; `Err` only if `ip` cannot be run at all.
-fn ip(args: &[&str]) -> std::io::Result<std::process::Output> {
-    Command::new("ip").args(args).output()
-}
-
-/// Runs `ip <args>` and fails the test unless it succeeds.
-fn ip_ok(args: &[&str]) {
-    let output = ip(args).unwrap_or_else(|e| panic!("running ip {}: {e}", args.join(" ")));
-    assert!(
-        output.status.success(),
-        "`ip {}` failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr).trim()
-    );
-}
 
 /// Two hosts on one bridge, each in its own network namespace. Dropping it deletes everything.
 struct Lan {
@@ -48,114 +22,39 @@ struct Lan {
     hosts: [String; 2],
     /// IPv4 address of each host.
     addrs: [String; 2],
-    /// Every namespace created so far, deleted on drop.
-    created: Vec<String>,
+    /// Owns the namespaces.
+    _netns: Netns,
 }
 
 impl Lan {
     /// Builds the LAN, or `None` (after saying why) when this machine does not allow it.
     fn create() -> Option<Lan> {
-        let (pid, n) = (std::process::id(), NEXT_LAN.fetch_add(1, Ordering::Relaxed));
-        // pid ≤ 7 digits, so the names stay within the 15 characters `ip` allows.
-        let id = format!("{pid}x{n}");
-        // A /24 per LAN. The namespaces are isolated from each other anyway; distinct subnets
-        // only keep the logs of concurrent runs apart.
-        let subnet = format!("10.77.{}", (pid as usize * 7 + n as usize) % 250 + 1);
-        let mut lan = Lan {
-            hosts: [format!("kna{id}"), format!("knb{id}")],
-            addrs: [format!("{subnet}.1"), format!("{subnet}.2")],
-            created: Vec::new(),
-        };
-        let bridge_ns = format!("kbr{id}");
-        // Namespaces with these names can only be left over from a test process that had our
-        // pid and was killed before its guard ran: nobody owns them any more.
-        for ns in [&bridge_ns, &lan.hosts[0], &lan.hosts[1]] {
-            let _ = ip(&["netns", "del", ns]);
-        }
-
-        // The probe: the first namespace tells whether this machine lets us do this at all.
-        match ip(&["netns", "add", &bridge_ns]) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                println!("skipping the mDNS test: the `ip` command (iproute2) is not installed");
-                return None;
-            }
-            Err(e) => panic!("running ip netns add: {e}"),
-            Ok(output) if !output.status.success() => {
-                let stderr = String::from_utf8_lossy(&output.stderr);
-                if stderr.contains("Operation not permitted")
-                    || stderr.contains("Permission denied")
-                {
-                    println!(
-                        "skipping the mDNS test: creating a network namespace is not permitted ({})",
-                        stderr.trim()
-                    );
-                    return None;
-                }
-                panic!("`ip netns add {bridge_ns}` failed: {}", stderr.trim());
-            }
-            Ok(_) => lan.created.push(bridge_ns.clone()),
-        }
-
-        ip_ok(&[
-            "-n",
-            &bridge_ns,
-            "link",
-            "add",
-            "name",
-            "br0",
-            "type",
-            "bridge",
-            "mcast_snooping",
-            "0",
-        ]);
-        ip_ok(&["-n", &bridge_ns, "link", "set", "br0", "up"]);
-        for (i, host) in lan.hosts.clone().iter().enumerate() {
-            ip_ok(&["netns", "add", host]);
-            lan.created.push(host.clone());
-            // Both ends are created directly in their namespaces: nothing appears in the root one.
-            let port = format!("port{i}");
-            ip_ok(&[
-                "link", "add", "name", "eth0", "netns", host, "type", "veth", "peer", "name",
-                &port, "netns", &bridge_ns,
-            ]);
-            ip_ok(&["-n", &bridge_ns, "link", "set", &port, "master", "br0"]);
-            ip_ok(&["-n", &bridge_ns, "link", "set", &port, "up"]);
-            ip_ok(&[
-                "-n",
+        let mut netns = Netns::create("the mDNS test", "kbr")?;
+        let bridge_ns = netns.name("kbr");
+        netns.bridge(&bridge_ns);
+        let hosts = [netns.add("kna"), netns.add("knb")];
+        // The namespaces are isolated from each other anyway; a subnet per process only keeps
+        // the logs of concurrent runs apart.
+        let subnet = format!("10.77.{}", std::process::id() as usize % 250 + 1);
+        let addrs = [format!("{subnet}.1"), format!("{subnet}.2")];
+        for (i, host) in hosts.iter().enumerate() {
+            netns.attach(
+                &bridge_ns,
+                &format!("port{i}"),
                 host,
-                "addr",
-                "add",
-                &format!("{}/24", lan.addrs[i]),
-                "dev",
-                "eth0",
-            ]);
-            ip_ok(&["-n", host, "link", "set", "eth0", "up"]);
-            // The API listens on 127.0.0.1 inside the namespace.
-            ip_ok(&["-n", host, "link", "set", "lo", "up"]);
+                &format!("{}/24", addrs[i]),
+            );
         }
-        Some(lan)
+        Some(Lan {
+            hosts,
+            addrs,
+            _netns: netns,
+        })
     }
 
-    /// The command prefix that runs a program inside host `i`'s namespace (`ip netns exec`
-    /// exec's the program, so the child's pid is the program's pid).
+    /// The command prefix that runs a program inside host `i`'s namespace.
     fn exec(&self, i: usize) -> [&str; 4] {
-        ["ip", "netns", "exec", &self.hosts[i]]
-    }
-}
-
-impl Drop for Lan {
-    fn drop(&mut self) {
-        // Deleting a namespace deletes its interfaces, and a veth pair goes with either end.
-        for ns in self.created.iter().rev() {
-            match ip(&["netns", "del", ns]) {
-                Ok(output) if output.status.success() => {}
-                Ok(output) => eprintln!(
-                    "cleanup: `ip netns del {ns}` failed: {}",
-                    String::from_utf8_lossy(&output.stderr).trim()
-                ),
-                Err(e) => eprintln!("cleanup: running ip netns del {ns}: {e}"),
-            }
-        }
+        Netns::exec(&self.hosts[i])
     }
 }
 

@@ -179,6 +179,7 @@ async fn a_peer_from_another_network_is_disconnected_and_remembered() {
         routes: vec![kith_protocols::routes::info()],
         listen_addrs: vec![liar.addr.clone()],
         profile: None,
+        reachability: None,
     });
 
     let mut a_events = a.events();

@@ -683,6 +683,7 @@ async fn a_follower_gossip_does_not_reach_gets_new_posts_directly() {
         routes: vec![routes::info(), routes::objects()],
         listen_addrs: vec![raw.addr.clone()],
         profile: None,
+        reachability: None,
     });
     let mut handed_over = raw.serve(
         &routes::objects(),

@@ -7,6 +7,8 @@
 mod util;
 // Harness for tests that run the `kith` binary as a process.
 mod process;
+// Network namespaces for tests that need real networks (a LAN, NAT routers).
+mod netns;
 
 // Three nodes find each other through Kademlia; peers listed over HTTP.
 mod network;
@@ -29,5 +31,7 @@ mod crash;
 mod cli;
 // mDNS between two network namespaces on one bridge.
 mod mdns;
+// Two homes behind NAT routers reach each other through a relay, and by hole punching.
+mod nat;
 // The web UI in headless chromium: login, live posts, replies and likes, no session, CSRF.
 mod browser;

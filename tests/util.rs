@@ -389,6 +389,7 @@ impl RawPeer {
                 &key,
                 TransportKind::Tcp,
                 Duration::from_secs(5),
+                None,
             )
             .expect("transport"),
             RawStack::NoPsk => tcp::tokio::Transport::new(tcp::Config::default())

@@ -49,6 +49,8 @@ pub use kith_protocols::{
 };
 // Mutes.
 pub use kith_protocols::MuteView;
+// Reachability.
+pub use kith_protocols::{ConnectionKind, ReachStatus, Reachability};
 // Search.
 pub use kith_protocols::SearchResults;
 pub use libp2p::{Multiaddr, PeerId};

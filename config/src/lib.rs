@@ -68,6 +68,6 @@ pub use password::{
     MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, password_is_set, set_password, verify_password,
 };
 pub use settings::{
-    DEFAULT_API_ADDR, DEFAULT_LISTEN_PORT, Limits, LogFormat, ParseValueError, RawSettings, Role,
-    Settings,
+    DEFAULT_API_ADDR, DEFAULT_LISTEN_PORT, Limits, LogFormat, ParseValueError, RawSettings,
+    ReachSettings, RelayLimits, Role, Settings,
 };

@@ -235,6 +235,47 @@ pub struct RawSettings {
     /// Database cache size in MiB [default: 64]
     #[arg(long, env = "KITH_DB_CACHE_MB", value_name = "MIB")]
     pub db_cache_mb: Option<u64>,
+
+    /// Offer circuit relay to members that cannot be reached directly [default: true for
+    /// bootstrap nodes, false for members]
+    #[arg(long, env = "KITH_RELAY", value_name = "BOOL", num_args = 0..=1,
+          default_missing_value = "true", action = ArgAction::Set)]
+    pub relay: Option<bool>,
+
+    /// Ask the home router for a port mapping with UPnP [default: true for members, false for
+    /// bootstrap nodes]
+    #[arg(long, env = "KITH_UPNP", value_name = "BOOL", action = ArgAction::Set)]
+    pub upnp: Option<bool>,
+
+    /// An address at which others reach this node, e.g. a port forwarded by hand (repeatable)
+    #[arg(
+        long,
+        env = "KITH_EXTERNAL_ADDRESS",
+        value_name = "MULTIADDR",
+        value_delimiter = ','
+    )]
+    pub external_address: Option<Vec<Multiaddr>>,
+
+    /// Relay: most reservations held for other peers at once [default: 128]
+    #[arg(long, env = "KITH_RELAY_MAX_RESERVATIONS", value_name = "N")]
+    pub relay_max_reservations: Option<u32>,
+
+    /// Relay: most relayed connections at once [default: 256]
+    #[arg(long, env = "KITH_RELAY_MAX_CIRCUITS", value_name = "N")]
+    pub relay_max_circuits: Option<u32>,
+
+    /// Relay: most relayed connections one peer may open at once [default: 8]
+    #[arg(long, env = "KITH_RELAY_MAX_CIRCUITS_PER_PEER", value_name = "N")]
+    pub relay_max_circuits_per_peer: Option<u32>,
+
+    /// Relay: longest life of one relayed connection, in seconds [default: 3600]
+    #[arg(long, env = "KITH_RELAY_CIRCUIT_SECS", value_name = "SECS")]
+    pub relay_circuit_secs: Option<u64>,
+
+    /// Relay: most bytes one relayed connection may carry (both directions), in MiB
+    /// [default: 64]
+    #[arg(long, env = "KITH_RELAY_CIRCUIT_MB", value_name = "MIB")]
+    pub relay_circuit_mb: Option<u64>,
 }
 
 impl RawSettings {
@@ -260,6 +301,14 @@ impl RawSettings {
             connect_timeout_ms,
             max_post_chars,
             db_cache_mb,
+            relay,
+            upnp,
+            external_address,
+            relay_max_reservations,
+            relay_max_circuits,
+            relay_max_circuits_per_peer,
+            relay_circuit_secs,
+            relay_circuit_mb,
         } = self;
         RawSettings {
             data_dir: data_dir.or(lower.data_dir),
@@ -280,6 +329,15 @@ impl RawSettings {
             connect_timeout_ms: connect_timeout_ms.or(lower.connect_timeout_ms),
             max_post_chars: max_post_chars.or(lower.max_post_chars),
             db_cache_mb: db_cache_mb.or(lower.db_cache_mb),
+            relay: relay.or(lower.relay),
+            upnp: upnp.or(lower.upnp),
+            external_address: external_address.or(lower.external_address),
+            relay_max_reservations: relay_max_reservations.or(lower.relay_max_reservations),
+            relay_max_circuits: relay_max_circuits.or(lower.relay_max_circuits),
+            relay_max_circuits_per_peer: relay_max_circuits_per_peer
+                .or(lower.relay_max_circuits_per_peer),
+            relay_circuit_secs: relay_circuit_secs.or(lower.relay_circuit_secs),
+            relay_circuit_mb: relay_circuit_mb.or(lower.relay_circuit_mb),
         }
     }
 
@@ -337,6 +395,61 @@ impl Default for Limits {
 
 const MIB: u64 = 1024 * 1024;
 
+/// What a relay grants others. The defaults let Kith's own traffic through a relay — a pull sync
+/// of 10,000 posts is about 4 MiB, an image up to 8 MiB — while bounding what one peer can take.
+/// libp2p's own defaults (128 KiB and 2 minutes per circuit) would cut a sync off half way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RelayLimits {
+    /// Reservations held for other peers at once.
+    pub max_reservations: u32,
+    /// Relayed connections at once.
+    pub max_circuits: u32,
+    /// Relayed connections one peer may have open at once (as source).
+    pub max_circuits_per_peer: u32,
+    /// Longest life of one relayed connection.
+    pub circuit_duration: Duration,
+    /// Most bytes one relayed connection may carry, both directions together.
+    pub circuit_bytes: u64,
+}
+
+impl Default for RelayLimits {
+    fn default() -> Self {
+        RelayLimits {
+            max_reservations: 128,
+            max_circuits: 256,
+            max_circuits_per_peer: 8,
+            circuit_duration: Duration::from_secs(60 * 60),
+            circuit_bytes: 64 * MIB,
+        }
+    }
+}
+
+/// How this node takes part in making the network reachable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReachSettings {
+    /// Whether this node relays for others.
+    pub relay: bool,
+    /// What a relaying node grants.
+    pub relay_limits: RelayLimits,
+    /// Whether the node asks its router for a port mapping (UPnP IGD).
+    pub upnp: bool,
+    /// Addresses the owner says this node is reachable at (ports forwarded by hand).
+    pub external_addresses: Vec<Multiaddr>,
+}
+
+impl ReachSettings {
+    /// The defaults for a role: bootstrap nodes relay and map no ports; members map ports and
+    /// relay only when asked.
+    pub fn for_role(role: Role) -> Self {
+        ReachSettings {
+            relay: role == Role::Bootstrap,
+            relay_limits: RelayLimits::default(),
+            upnp: role == Role::Member,
+            external_addresses: Vec::new(),
+        }
+    }
+}
+
 /// Fully resolved settings of a node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
@@ -358,6 +471,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Resource limits.
     pub limits: Limits,
+    /// Relaying, port mapping and external addresses.
+    pub reach: ReachSettings,
 }
 
 impl Settings {
@@ -399,6 +514,7 @@ impl Settings {
             mdns: true,
             log_format: LogFormat::default(),
             limits: Limits::default(),
+            reach: ReachSettings::for_role(Role::default()),
         }
     }
 }
@@ -505,6 +621,8 @@ fn build(raw: RawSettings, data_dir: DataDir, config_path: PathBuf) -> Result<Se
         ));
     }
 
+    let role = raw.role.unwrap_or(defaults.role);
+    let reach = reach_settings(&raw, role)?;
     let listen = raw.listen.unwrap_or(defaults.listen);
     for addr in &listen {
         check_listen_addr(addr)?;
@@ -520,11 +638,85 @@ fn build(raw: RawSettings, data_dir: DataDir, config_path: PathBuf) -> Result<Se
         listen,
         api: raw.api.unwrap_or(defaults.api),
         bootstrap,
-        role: raw.role.unwrap_or(defaults.role),
+        role,
         mdns: raw.mdns.unwrap_or(defaults.mdns),
         log_format: raw.log_format.unwrap_or(defaults.log_format),
         limits,
+        reach,
     })
+}
+
+/// The relay, UPnP and external-address settings, over the defaults of `role`.
+fn reach_settings(raw: &RawSettings, role: Role) -> Result<ReachSettings, Error> {
+    let d = ReachSettings::for_role(role);
+    let l = d.relay_limits;
+    let external_addresses = raw.external_address.clone().unwrap_or_default();
+    for addr in &external_addresses {
+        check_external_addr(addr)?;
+    }
+    let circuit_duration = match raw.relay_circuit_secs {
+        None => l.circuit_duration,
+        Some(0) => return Err(Error::setting("relay_circuit_secs", "must be at least 1")),
+        // libp2p's relay panics on durations past u32::MAX seconds.
+        Some(secs) if secs > u64::from(u32::MAX) => {
+            return Err(Error::setting(
+                "relay_circuit_secs",
+                format!("{secs} is more than {}", u32::MAX),
+            ));
+        }
+        Some(secs) => Duration::from_secs(secs),
+    };
+    let circuit_bytes = match raw.relay_circuit_mb {
+        None => l.circuit_bytes,
+        Some(0) => return Err(Error::setting("relay_circuit_mb", "must be at least 1")),
+        Some(mb) => mb
+            .checked_mul(MIB)
+            .ok_or_else(|| Error::setting("relay_circuit_mb", format!("{mb} MiB is too large")))?,
+    };
+    Ok(ReachSettings {
+        relay: raw.relay.unwrap_or(d.relay),
+        upnp: raw.upnp.unwrap_or(d.upnp),
+        external_addresses,
+        relay_limits: RelayLimits {
+            max_reservations: positive(
+                "relay_max_reservations",
+                raw.relay_max_reservations,
+                l.max_reservations,
+            )?,
+            max_circuits: positive("relay_max_circuits", raw.relay_max_circuits, l.max_circuits)?,
+            max_circuits_per_peer: positive(
+                "relay_max_circuits_per_peer",
+                raw.relay_max_circuits_per_peer,
+                l.max_circuits_per_peer,
+            )?,
+            circuit_duration,
+            circuit_bytes,
+        },
+    })
+}
+
+/// An external address is one others dial: a TCP address with an IP or DNS name, without a
+/// relay hop and without a peer id (the node adds its own).
+fn check_external_addr(addr: &Multiaddr) -> Result<(), Error> {
+    check_not_udp("external_address", addr)?;
+    let ok = addr.iter().all(|p| {
+        matches!(
+            p,
+            Protocol::Ip4(_)
+                | Protocol::Ip6(_)
+                | Protocol::Dns(_)
+                | Protocol::Dns4(_)
+                | Protocol::Dns6(_)
+                | Protocol::Tcp(_)
+        )
+    }) && addr.iter().any(|p| matches!(p, Protocol::Tcp(_)));
+    if !ok {
+        return Err(Error::setting(
+            "external_address",
+            format!("`{addr}`: expected an address like /ip4/203.0.113.7/tcp/4001"),
+        ));
+    }
+    Ok(())
 }
 
 fn positive(key: &str, value: Option<u32>, default: u32) -> Result<u32, Error> {

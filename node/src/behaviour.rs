@@ -2,20 +2,23 @@
 //!
 //! Field order is deliberate — the derive polls fields in declaration order, so the two gates
 //! that can deny a connection (the blocklist, then the connection limits) come first, the
-//! protocols that keep connections healthy and addressable (identify, ping) next, then discovery
-//! (Kademlia, mDNS), then gossip, and last the per-route streams that carry application requests.
+//! protocols that keep connections healthy and addressable (identify, ping) next, then the ones
+//! that make the node reachable from behind a NAT (AutoNAT, UPnP, relay, hole punching), then
+//! discovery (Kademlia, mDNS), then gossip, and last the per-route streams that carry
+//! application requests.
 
 use std::time::Duration;
 
-use kith_config::{Limits, Role};
+use kith_config::{Limits, ReachSettings, RelayLimits, Role};
 use libp2p::{
-    StreamProtocol, allow_block_list, connection_limits,
+    StreamProtocol, allow_block_list, autonat, connection_limits, dcutr,
     gossipsub::{self, MessageAuthenticity, ValidationMode},
     identify,
     identity::Keypair,
     kad::{self, store::MemoryStore},
-    mdns, ping,
+    mdns, ping, relay,
     swarm::{NetworkBehaviour, behaviour::toggle::Toggle},
+    upnp,
 };
 use sha2::{Digest, Sha256};
 
@@ -40,6 +43,18 @@ pub struct Behaviour {
     pub identify: identify::Behaviour,
     /// Keeps connections alive and measures round-trip times.
     pub ping: ping::Behaviour,
+    /// Asks other members to dial our address candidates back (AutoNAT v2, client side).
+    pub autonat_client: autonat::v2::client::Behaviour,
+    /// Dials other members' candidates back when they ask (AutoNAT v2, server side).
+    pub autonat_server: autonat::v2::server::Behaviour,
+    /// Asks the home router for a port mapping; `None` when off (`--upnp false`, bootstrap).
+    pub upnp: Toggle<upnp::tokio::Behaviour>,
+    /// Relays circuits for others; `None` unless the node relays (`--relay`, bootstrap nodes).
+    pub relay: Toggle<relay::Behaviour>,
+    /// Reserves slots on relays and dials through them (circuit relay v2, client side).
+    pub relay_client: relay::client::Behaviour,
+    /// Upgrades relayed connections to direct ones by hole punching.
+    pub dcutr: dcutr::Behaviour,
     /// The DHT: finds peers beyond the ones we know.
     pub kad: kad::Behaviour<MemoryStore>,
     /// LAN discovery; `None` when turned off with `--mdns false`.
@@ -51,8 +66,17 @@ pub struct Behaviour {
 }
 
 impl Behaviour {
-    /// Builds the behaviour for a node with the given identity, role and limits.
-    pub fn new(keypair: &Keypair, role: Role, limits: &Limits, mdns: bool) -> Result<Self, Error> {
+    /// Builds the behaviour for a node with the given identity, role and limits. `relay_client`
+    /// is the behaviour half of `libp2p::relay::client::new`, whose transport half went into
+    /// the node's transport.
+    pub fn new(
+        keypair: &Keypair,
+        role: Role,
+        limits: &Limits,
+        mdns: bool,
+        reach: &ReachSettings,
+        relay_client: relay::client::Behaviour,
+    ) -> Result<Self, Error> {
         let peer_id = keypair.public().to_peer_id();
 
         let limits = connection_limits::ConnectionLimits::default()
@@ -61,9 +85,14 @@ impl Behaviour {
             .with_max_pending_incoming(Some(limits.max_pending_connections))
             .with_max_pending_outgoing(Some(limits.max_pending_connections));
 
+        // Identify tells peers our external addresses only (confirmed, configured, mapped or
+        // relayed): listen addresses such as 127.0.0.1 or a home LAN address mean nothing to a
+        // peer elsewhere. Peers that can use them learn them per recipient from the info route
+        // (see `addresses`), and LAN peers from mDNS.
         let identify = identify::Behaviour::new(
             identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), keypair.public())
-                .with_agent_version(format!("kith/{}", env!("CARGO_PKG_VERSION"))),
+                .with_agent_version(format!("kith/{}", env!("CARGO_PKG_VERSION")))
+                .with_hide_listen_addrs(true),
         );
 
         let mut kad_config = kad::Config::new(KAD_PROTOCOL);
@@ -105,16 +134,43 @@ impl Behaviour {
             gossipsub::Behaviour::new(MessageAuthenticity::Signed(keypair.clone()), gossip_config)
                 .map_err(|e| Error::Gossip(e.to_owned()))?;
 
+        let relay = reach
+            .relay
+            .then(|| relay::Behaviour::new(peer_id, relay_config(&reach.relay_limits)));
+        let upnp = reach.upnp.then(upnp::tokio::Behaviour::default);
+
         Ok(Self {
             blocks: allow_block_list::Behaviour::default(),
             limits: connection_limits::Behaviour::new(limits),
             identify,
             ping: ping::Behaviour::new(ping::Config::new()),
+            // Probes an untested candidate every 5 s (libp2p's default).
+            autonat_client: autonat::v2::client::Behaviour::default(),
+            autonat_server: autonat::v2::server::Behaviour::default(),
+            upnp: Toggle::from(upnp),
+            relay: Toggle::from(relay),
+            relay_client,
+            dcutr: dcutr::Behaviour::new(peer_id),
             kad,
             mdns: Toggle::from(mdns),
             gossipsub,
             streams: libp2p_stream::Behaviour::new(),
         })
+    }
+}
+
+/// The relay server's configuration from Kith's limits. Reservations and circuits are also
+/// rate-limited per peer and per IP (libp2p's default limiters), so a peer that opens circuits
+/// in a loop is refused long before it reaches the totals.
+fn relay_config(limits: &RelayLimits) -> relay::Config {
+    relay::Config {
+        max_reservations: limits.max_reservations as usize,
+        max_reservations_per_peer: 4,
+        max_circuits: limits.max_circuits as usize,
+        max_circuits_per_peer: limits.max_circuits_per_peer as usize,
+        max_circuit_duration: limits.circuit_duration,
+        max_circuit_bytes: limits.circuit_bytes,
+        ..relay::Config::default()
     }
 }
 

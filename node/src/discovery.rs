@@ -457,7 +457,11 @@ impl PeerCheck {
         }
         if !self.connected {
             let _ = self.node.emit(NodeEvent::DialStarted { peer });
-            if let Err(error) = self.node.dial(peer, addrs.clone()).await {
+            // Direct addresses first: a relayed connection costs the relay, and hole punching
+            // upgrades it later anyway.
+            let mut addrs = addrs.clone();
+            crate::addresses::rank_for_dialing(&mut addrs);
+            if let Err(error) = self.node.dial(peer, addrs).await {
                 let reason = error.to_string();
                 let _ = peers.record_failure(peer, &reason, now_ms()).await;
                 return Outcome::Failed(reason);

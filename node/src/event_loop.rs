@@ -17,23 +17,31 @@ use std::{
 use futures::StreamExt;
 use kith_protocols::{Announcement, MAX_ANNOUNCEMENT_ADDRS, NETWORK_TOPIC, PeerSource, user_topic};
 use libp2p::{
-    Multiaddr, PeerId, Swarm,
+    Multiaddr, PeerId, Swarm, autonat,
     core::{ConnectedPoint, transport::ListenerId},
+    dcutr,
     gossipsub::{self, IdentTopic, MessageAcceptance, TopicHash},
     identify, kad, mdns,
     metrics::{Metrics, Recorder},
-    ping,
+    ping, relay,
     swarm::{ConnectionId, SwarmEvent, dial_opts::DialOpts},
+    upnp,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     Error, NodeEvent,
+    addresses::{self, is_relayed},
     behaviour::{Behaviour, BehaviourEvent, KAD_PROTOCOL},
     discovery::{PeerFound, PeerFoundSender, PipelineNotice},
+    reach::{Confirmation, Reach},
     state::{NodeState, now_ms},
 };
+
+/// How often the loop looks at its relay reservations (to make missing ones, give back
+/// unneeded ones) besides the events that change them.
+const REACH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// What a [`NodeHandle`](crate::NodeHandle) can ask of the event loop.
 #[derive(Debug)]
@@ -60,6 +68,9 @@ pub(crate) enum Command {
     AddDhtAddresses { peer: PeerId, addrs: Vec<Multiaddr> },
     /// Ask the DHT for peers near us (a Kademlia bootstrap).
     Bootstrap,
+    /// Ask the DHT where a peer we are not connected to can be reached; what it answers goes
+    /// to the pipeline like every discovery.
+    FindPeer { peer: PeerId },
     /// Publish our announcement on the network topic now.
     Announce,
     /// Subscribe to an author's topic: their gossip reaches the social service from now on.
@@ -122,6 +133,13 @@ pub(crate) struct EventLoop {
     /// sync fetches what gossip failed to deliver).
     gossip_objects: mpsc::Sender<GossipObject>,
     announce_interval: Duration,
+    /// Reachability and relay reservations (see `reach`).
+    reach: Reach,
+    /// Whether this node relays for others: then a probe from its own subnet counts.
+    relays_for_others: bool,
+    /// Our local address of each open inbound direct connection: a peer that reached us there
+    /// proves the address works (see `on_observed`).
+    inbound: HashMap<ConnectionId, Multiaddr>,
     token: CancellationToken,
 }
 
@@ -137,8 +155,15 @@ impl EventLoop {
         metrics: Metrics,
         gossip_objects: mpsc::Sender<GossipObject>,
         announce_interval: Duration,
+        reach: Reach,
         token: CancellationToken,
     ) -> Self {
+        let relays_for_others = swarm.behaviour().relay.is_enabled();
+        let mut swarm = swarm;
+        for addr in reach.external_addrs() {
+            swarm.add_external_address(addr);
+        }
+        state.set_reachability(reach.view());
         Self {
             swarm,
             commands,
@@ -152,6 +177,9 @@ impl EventLoop {
             user_topics: HashMap::new(),
             gossip_objects,
             announce_interval,
+            reach,
+            relays_for_others,
+            inbound: HashMap::new(),
             token,
         }
     }
@@ -225,6 +253,8 @@ impl EventLoop {
         }
         let mut announce = tokio::time::interval(self.announce_interval);
         announce.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut reach_tick = tokio::time::interval(REACH_INTERVAL);
+        reach_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
@@ -235,6 +265,7 @@ impl EventLoop {
                 },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = announce.tick() => self.announce(),
+                _ = reach_tick.tick() => self.update_reach(),
             }
         }
         // Fail every parked dial instead of leaving callers to time out.
@@ -306,6 +337,11 @@ impl EventLoop {
                     tracing::debug!(%error, "DHT bootstrap skipped");
                 }
             }
+            Command::FindPeer { peer } => {
+                if !self.swarm.is_connected(&peer) {
+                    self.swarm.behaviour_mut().kad.get_closest_peers(peer);
+                }
+            }
             Command::Announce => self.announce(),
             Command::SubscribeUser { author } => {
                 let topic = IdentTopic::new(user_topic(&author));
@@ -347,11 +383,30 @@ impl EventLoop {
         match event {
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
             SwarmEvent::NewListenAddr { address, .. } => {
-                tracing::info!(%address, "listening");
-                self.state.add_listen_addr(address);
+                // A circuit address is not a listen address of ours in the usual sense: it is
+                // reported (and announced) as the external address the reservation confirms.
+                if is_relayed(&address) {
+                    tracing::debug!(%address, "listening through a relay");
+                } else {
+                    tracing::info!(%address, "listening");
+                    self.state.add_listen_addr(address);
+                }
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => {
                 self.state.remove_listen_addr(&address)
+            }
+            SwarmEvent::ListenerClosed { listener_id, .. } => {
+                self.on_listener_gone(listener_id);
+            }
+            SwarmEvent::ExternalAddrConfirmed { address } => {
+                tracing::info!(%address, "external address confirmed");
+                self.reach.confirmed(address, Confirmation::Other);
+                self.on_external_addrs_changed();
+            }
+            SwarmEvent::ExternalAddrExpired { address } => {
+                tracing::info!(%address, "external address expired");
+                self.reach.expired(&address);
+                self.on_external_addrs_changed();
             }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
@@ -366,9 +421,20 @@ impl EventLoop {
                         (send_back_addr.clone(), false)
                     }
                 };
-                tracing::debug!(peer = %peer_id, %remote_addr, outbound, "connection established");
-                self.state
-                    .connection_established(peer_id, remote_addr.clone(), outbound, now_ms());
+                let relayed = endpoint.is_relayed();
+                if let ConnectedPoint::Listener { local_addr, .. } = &endpoint
+                    && !relayed
+                {
+                    self.inbound.insert(connection_id, local_addr.clone());
+                }
+                tracing::debug!(peer = %peer_id, %remote_addr, outbound, relayed, "connection established");
+                self.state.connection_established(
+                    peer_id,
+                    remote_addr.clone(),
+                    outbound,
+                    relayed,
+                    now_ms(),
+                );
                 // Who asked for this connection decides how the peer counts as found: the
                 // pipeline's own dials are already being checked; an address dial names its
                 // source; anything else (the DHT dialing, an inbound peer) is a discovery too.
@@ -400,12 +466,16 @@ impl EventLoop {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
+                connection_id,
                 num_established,
                 cause,
+                endpoint,
                 ..
             } => {
+                self.inbound.remove(&connection_id);
                 tracing::debug!(peer = %peer_id, cause = ?cause, "connection closed");
-                self.state.connection_closed(&peer_id, num_established);
+                self.state
+                    .connection_closed(&peer_id, num_established, endpoint.is_relayed());
                 if num_established == 0 {
                     let _ = self.notices.try_send(PipelineNotice::Disconnected(peer_id));
                     let _ = self
@@ -437,7 +507,13 @@ impl EventLoop {
                 // This is what a node with another network key (or none) looks like.
                 tracing::debug!(%send_back_addr, %error, "incoming connection failed");
             }
-            SwarmEvent::ListenerError { error, .. } => tracing::warn!(%error, "listener error"),
+            SwarmEvent::ListenerError { listener_id, error } => {
+                if self.reach.is_circuit_listener(listener_id) {
+                    tracing::debug!(%error, "relay reservation failed");
+                } else {
+                    tracing::warn!(%error, "listener error");
+                }
+            }
             other => tracing::trace!(event = ?other, "swarm event"),
         }
     }
@@ -446,7 +522,16 @@ impl EventLoop {
         match event {
             BehaviourEvent::Identify(event) => {
                 self.metrics.record(&event);
-                if let identify::Event::Received { peer_id, info, .. } = event {
+                if let identify::Event::Received {
+                    peer_id,
+                    info,
+                    connection_id,
+                } = event
+                {
+                    self.on_observed(peer_id, connection_id, &info.observed_addr);
+                    if info.protocols.contains(&relay::HOP_PROTOCOL_NAME) {
+                        self.on_relay_found(peer_id, &info.listen_addrs);
+                    }
                     if info.protocols.contains(&KAD_PROTOCOL) {
                         for addr in &info.listen_addrs {
                             self.swarm
@@ -528,6 +613,31 @@ impl EventLoop {
                             &propagation_source,
                             acceptance,
                         );
+                }
+            }
+            BehaviourEvent::AutonatClient(event) => self.on_probe(event),
+            BehaviourEvent::AutonatServer(event) => {
+                tracing::debug!(client = %event.client, addr = %event.tested_addr, ok = event.result.is_ok(), "probed a peer's address");
+            }
+            BehaviourEvent::Upnp(event) => self.on_upnp(event),
+            BehaviourEvent::Relay(event) => {
+                self.metrics.record(&event);
+                self.on_relay_server(event);
+            }
+            BehaviourEvent::RelayClient(event) => self.on_relay_client(event),
+            BehaviourEvent::Dcutr(event) => {
+                self.metrics.record(&event);
+                let dcutr::Event {
+                    remote_peer_id,
+                    result,
+                } = event;
+                match result {
+                    Ok(_) => {
+                        tracing::info!(peer = %remote_peer_id, "relayed connection upgraded to a direct one")
+                    }
+                    Err(error) => {
+                        tracing::info!(peer = %remote_peer_id, %error, "hole punching failed; staying on the relay")
+                    }
                 }
             }
             BehaviourEvent::Blocks(never) | BehaviourEvent::Limits(never) => match never {},
@@ -626,8 +736,230 @@ impl EventLoop {
         }
     }
 
+    /// A peer offers relaying (its identify lists the hop protocol). The address to reserve
+    /// through is the one we reach it at, if we dialed it, else the first direct one it lists.
+    fn on_relay_found(&mut self, relay: PeerId, listed: &[Multiaddr]) {
+        let dialed = self
+            .state
+            .connections()
+            .get(&relay)
+            .filter(|c| c.outbound && !is_relayed(&c.remote_addr))
+            .map(|c| c.remote_addr.clone());
+        let addr = dialed.or_else(|| listed.iter().find(|a| !is_relayed(a)).cloned());
+        if let Some(addr) = addr {
+            let addr = strip_peer_id(addr);
+            self.reach
+                .relay_found(relay, addr, tokio::time::Instant::now());
+            self.update_reach();
+        }
+    }
+
+    /// A peer told us (identify) at which address it sees us. If it reached us on an inbound
+    /// connection at exactly our local address, that address demonstrably works from where
+    /// the peer is: stronger evidence than an AutoNAT probe, and the only one a node that
+    /// nobody dials back gets (AutoNAT v2 probes only through servers we dialed ourselves, and
+    /// a bootstrap node dials no one). The same-subnet rule of [`Self::on_probe`] applies.
+    fn on_observed(&mut self, peer: PeerId, connection: ConnectionId, observed: &Multiaddr) {
+        let Some(local) = self.inbound.get(&connection) else {
+            return;
+        };
+        let observed = strip_peer_id(observed.clone());
+        if observed != *local || self.reach.external_addrs().contains(&observed) {
+            return;
+        }
+        let remote = self
+            .state
+            .connections()
+            .get(&peer)
+            .map(|c| c.remote_addr.clone());
+        if self.from_inside(&observed, remote.as_ref()) && !self.relays_for_others {
+            return;
+        }
+        tracing::info!(addr = %observed, %peer, "a peer reached us directly at this address");
+        // `add_external_address` tells the behaviours but emits no swarm event.
+        self.swarm.add_external_address(observed.clone());
+        self.reach
+            .confirmed(observed, Confirmation::Inbound { peer });
+        self.on_external_addrs_changed();
+        self.update_reach();
+    }
+
+    /// Whether a peer at `remote` vouching for our `addr` only shows that our own host or LAN
+    /// reaches it.
+    fn from_inside(&self, addr: &Multiaddr, remote: Option<&Multiaddr>) -> bool {
+        matches!(
+            addresses::scope(addr),
+            addresses::Scope::Loopback | addresses::Scope::Private
+        ) && addresses::meaningful_to(addr, remote)
+    }
+
+    /// Makes the reservations the node lacks and gives back those it no longer needs.
+    fn update_reach(&mut self) {
+        let now = tokio::time::Instant::now();
+        for (relay, circuit) in self.reach.reservations_to_make(now) {
+            match self.swarm.listen_on(circuit.clone()) {
+                Ok(listener) => {
+                    tracing::debug!(%relay, %circuit, "reserving a slot on a relay");
+                    self.reach.reserving(relay, listener);
+                }
+                Err(error) => {
+                    tracing::debug!(%relay, %error, "cannot listen through the relay");
+                    self.reach.reservation_refused(relay, now);
+                }
+            }
+        }
+        for listener in self.reach.reservations_to_drop() {
+            tracing::info!("directly reachable: giving a relay reservation back");
+            self.swarm.remove_listener(listener);
+        }
+        self.publish_reach();
+    }
+
+    fn on_listener_gone(&mut self, listener: ListenerId) {
+        if let Some(relay) = self
+            .reach
+            .listener_closed(listener, tokio::time::Instant::now())
+        {
+            tracing::info!(%relay, "relay reservation ended");
+            self.publish_reach();
+        }
+    }
+
+    /// Tells the network at once where we can be reached now: identify pushes to every
+    /// connected peer (libp2p pushes only listen-address changes by itself, and otherwise
+    /// re-identifies every 5 minutes) and an announcement on the network topic. A home node
+    /// that just got a relay reservation is reachable only once others know the circuit.
+    fn on_external_addrs_changed(&mut self) {
+        self.publish_reach();
+        let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        self.swarm.behaviour_mut().identify.push(peers);
+        self.announce();
+    }
+
+    fn publish_reach(&self) {
+        self.state.set_reachability(self.reach.view());
+    }
+
+    /// The outcome of an AutoNAT probe of one of our addresses.
+    ///
+    /// A probe by a peer on our own host or subnet proves only that the LAN can reach us, not
+    /// the rest of the network (a home node's friend on the same Wi-Fi). Such a confirmation is
+    /// taken back, except on a node that relays for others, for which its subnet *is* the
+    /// outside it serves (a bootstrap node on a provider's network, the namespaces of the
+    /// tests). See `addresses` for why private ranges alone decide nothing.
+    fn on_probe(&mut self, event: autonat::v2::client::Event) {
+        let autonat::v2::client::Event {
+            tested_addr,
+            server,
+            result,
+            ..
+        } = event;
+        match result {
+            Ok(()) => {
+                let server_addr = self
+                    .state
+                    .connections()
+                    .get(&server)
+                    .map(|c| c.remote_addr.clone());
+                if self.from_inside(&tested_addr, server_addr.as_ref()) && !self.relays_for_others {
+                    tracing::debug!(addr = %tested_addr, %server, "reachable from the local network only");
+                    self.swarm.remove_external_address(&tested_addr);
+                    self.reach.expired(&tested_addr);
+                    self.reach.probe_failed(
+                        tested_addr,
+                        format!("only {server}, on the same local network, could dial it"),
+                    );
+                } else {
+                    tracing::info!(addr = %tested_addr, %server, "address confirmed by a probe");
+                    self.reach
+                        .confirmed(tested_addr, Confirmation::Probe { server });
+                }
+            }
+            Err(error) => {
+                tracing::debug!(addr = %tested_addr, %server, %error, "probe failed");
+                self.reach.probe_failed(tested_addr, error.to_string());
+            }
+        }
+        self.update_reach();
+    }
+
+    fn on_upnp(&mut self, event: upnp::Event) {
+        match event {
+            upnp::Event::NewExternalAddr { external_addr, .. } => {
+                tracing::info!(addr = %external_addr, "the router maps a port to us (UPnP)");
+                self.reach.upnp_mapped();
+                self.reach.confirmed(external_addr, Confirmation::Upnp);
+            }
+            upnp::Event::ExpiredExternalAddr { external_addr, .. } => {
+                tracing::info!(addr = %external_addr, "the router's port mapping expired");
+                self.reach.expired(&external_addr);
+            }
+            upnp::Event::GatewayNotFound => {
+                tracing::debug!("no UPnP router found");
+                self.reach.upnp_unavailable(false);
+            }
+            upnp::Event::NonRoutableGateway => {
+                tracing::debug!("the UPnP router is not on the public network");
+                self.reach.upnp_unavailable(true);
+            }
+        }
+        self.update_reach();
+    }
+
+    fn on_relay_client(&mut self, event: relay::client::Event) {
+        match event {
+            relay::client::Event::ReservationReqAccepted {
+                relay_peer_id,
+                renewal,
+                ..
+            } => {
+                if !renewal {
+                    tracing::info!(relay = %relay_peer_id, "reserved a slot on a relay");
+                }
+                self.reach.reserved(relay_peer_id);
+                self.publish_reach();
+            }
+            relay::client::Event::OutboundCircuitEstablished { relay_peer_id, .. } => {
+                tracing::debug!(relay = %relay_peer_id, "dialed a peer through a relay");
+            }
+            relay::client::Event::InboundCircuitEstablished { src_peer_id, .. } => {
+                tracing::debug!(peer = %src_peer_id, "a peer reached us through a relay");
+            }
+        }
+    }
+
+    /// Counts what this node relays for others, for `/metrics`.
+    fn on_relay_server(&mut self, event: relay::Event) {
+        let gauges = self.state.relay_gauges();
+        match event {
+            relay::Event::ReservationReqAccepted { renewed: false, .. } => {
+                gauges.reservations.inc();
+            }
+            relay::Event::ReservationClosed { .. } | relay::Event::ReservationTimedOut { .. } => {
+                gauges.reservations.dec();
+            }
+            relay::Event::CircuitReqAccepted { .. } => {
+                gauges.circuits.inc();
+            }
+            relay::Event::CircuitClosed { .. } => {
+                gauges.circuits.dec();
+            }
+            relay::Event::ReservationReqDenied { src_peer_id, .. }
+            | relay::Event::CircuitReqDenied { src_peer_id, .. } => {
+                gauges.denied.inc();
+                tracing::debug!(peer = %src_peer_id, "relay request denied");
+            }
+            other => tracing::trace!(event = ?other, "relay event"),
+        }
+    }
+
     fn announce(&mut self) {
-        let mut addrs = self.state.listen_addrs();
+        // A broadcast reaches everyone: only addresses that mean something to anyone.
+        let mut addrs = addresses::addresses_for(
+            &self.reach.external_addrs(),
+            &self.state.listen_addrs(),
+            None,
+        );
         addrs.truncate(MAX_ANNOUNCEMENT_ADDRS);
         let announcement = Announcement {
             peer_id: *self.swarm.local_peer_id(),
@@ -654,4 +986,15 @@ impl EventLoop {
             Err(error) => tracing::debug!(%error, "announcement not published"),
         }
     }
+}
+
+/// `addr` without a final `/p2p/<id>`.
+fn strip_peer_id(mut addr: Multiaddr) -> Multiaddr {
+    if matches!(
+        addr.iter().last(),
+        Some(libp2p::multiaddr::Protocol::P2p(_))
+    ) {
+        addr.pop();
+    }
+    addr
 }

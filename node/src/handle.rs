@@ -87,6 +87,17 @@ impl NodeHandle {
         self.state.listen_addrs()
     }
 
+    /// Addresses others are confirmed to reach this node at (probes, the router, the owner's
+    /// configuration, relay reservations), direct ones first.
+    pub fn external_addrs(&self) -> Vec<Multiaddr> {
+        self.state.reachability().external_addrs
+    }
+
+    /// How this node is reachable, as the event loop last worked it out.
+    pub fn reachability(&self) -> kith_protocols::Reachability {
+        self.state.reachability()
+    }
+
     /// Peers with at least one open connection, and what we know of those connections.
     pub fn connections(&self) -> std::collections::HashMap<PeerId, crate::Connection> {
         self.state.connections()
@@ -135,6 +146,12 @@ impl NodeHandle {
         })
         .await?;
         rx.await.map_err(|_| Error::Stopped)?
+    }
+
+    /// Asks the DHT where `peer` can be reached (when not connected to it); the answer goes
+    /// through the peer-found pipeline, which dials it.
+    pub async fn find_peer(&self, peer: PeerId) {
+        let _ = self.send(Command::FindPeer { peer }).await;
     }
 
     /// Closes every connection to `peer`.

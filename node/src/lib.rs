@@ -22,6 +22,7 @@
 
 #![deny(missing_docs)]
 
+mod addresses;
 mod behaviour;
 mod discovery;
 mod dispatch;
@@ -29,6 +30,7 @@ mod error;
 mod event_loop;
 mod handle;
 mod node;
+mod reach;
 mod services;
 mod state;
 mod transport;

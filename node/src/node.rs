@@ -3,7 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use kith_config::{Limits, NetworkKey, Role, Settings};
+use kith_config::{Limits, NetworkKey, ReachSettings, Role, Settings};
 use kith_protocols::{PeerSource, Signer, VerifyRules, routes};
 use kith_storage::Store;
 use libp2p::{Multiaddr, Swarm, identity::Keypair, metrics::Metrics, swarm};
@@ -53,6 +53,8 @@ pub struct NodeConfig {
     pub mdns: bool,
     /// Connection and pipeline limits.
     pub limits: Limits,
+    /// Relaying for others, port mapping, external addresses.
+    pub reach: ReachSettings,
     /// TCP for real nodes, memory for tests.
     pub transport: TransportKind,
     /// Deadline of one route request, both when serving and when calling.
@@ -76,6 +78,7 @@ impl NodeConfig {
             bootstrap: settings.bootstrap.clone(),
             mdns: settings.mdns,
             limits: settings.limits,
+            reach: settings.reach.clone(),
             max_post_chars: settings.limits.max_post_chars as usize,
             ..Self::loopback(keypair, network_key)
         }
@@ -95,6 +98,11 @@ impl NodeConfig {
             bootstrap: Vec::new(),
             mdns: false,
             limits: Limits::default(),
+            // No router to ask on loopback; members relay only when asked.
+            reach: ReachSettings {
+                upnp: false,
+                ..ReachSettings::for_role(Role::Member)
+            },
             transport: TransportKind::Tcp,
             request_timeout: Duration::from_secs(5),
             announce_interval: Duration::from_secs(60),
@@ -120,7 +128,12 @@ pub struct Node {
 impl Node {
     /// Starts a node and returns once its listeners are bound and it serves its routes.
     pub async fn start(config: NodeConfig, store: Store) -> Result<Node, Error> {
-        for addr in config.listen.iter().chain(&config.bootstrap) {
+        for addr in config
+            .listen
+            .iter()
+            .chain(&config.bootstrap)
+            .chain(&config.reach.external_addresses)
+        {
             check_address(addr)?;
         }
         let peer_id = config.keypair.public().to_peer_id();
@@ -137,14 +150,22 @@ impl Node {
         let dispatch_metrics = DispatchMetrics::register(&mut registry);
         let social_metrics = SocialMetrics::register(&mut registry);
 
+        let (relay_transport, relay_client) = libp2p::relay::client::new(peer_id);
         let transport = build_transport(
             &config.keypair,
             &config.network_key,
             config.transport,
             config.limits.connect_timeout,
+            Some(relay_transport),
         )?;
-        let mut behaviour =
-            Behaviour::new(&config.keypair, config.role, &config.limits, config.mdns)?;
+        let mut behaviour = Behaviour::new(
+            &config.keypair,
+            config.role,
+            &config.limits,
+            config.mdns,
+            &config.reach,
+            relay_client,
+        )?;
         for entry in store.blocks().list()? {
             behaviour.blocks.block_peer(entry.peer_id);
         }
@@ -162,11 +183,17 @@ impl Node {
             config.role,
             config.network_key.fingerprint(),
         ));
+        state.relay_gauges().register(&mut registry);
         let (command_tx, command_rx) = mpsc::channel(COMMAND_CAPACITY);
         let (notice_tx, notice_rx) = mpsc::channel(NOTICE_CAPACITY);
         let (event_tx, _) = broadcast::channel::<NodeEvent>(EVENT_CAPACITY);
         let (found_tx, found_rx) = discovery::channel(pipeline_metrics.clone());
         let (gossip_tx, gossip_rx) = mpsc::channel(GOSSIP_CAPACITY);
+        let reach = crate::reach::Reach::new(
+            config.role == Role::Member,
+            config.reach.upnp,
+            &config.reach.external_addresses,
+        );
         let handle = NodeHandle::new(
             command_tx,
             state.clone(),
@@ -188,6 +215,7 @@ impl Node {
             libp2p_metrics,
             gossip_tx,
             config.announce_interval,
+            reach,
             token.child_token(),
         );
         event_loop.listen(&config.listen, LISTEN_DEADLINE).await?;
@@ -356,12 +384,12 @@ fn serve_infrastructure(router: Router, network: &NetworkService) -> Router {
     let info = network.clone();
     let peers = network.clone();
     router
-        .route(routes::info(), move |_, _| {
-            let info = info.node_info();
+        .route(routes::info(), move |ctx: crate::RequestContext, _| {
+            let info = info.node_info_for(&ctx.peer);
             async move { to_body(&info) }
         })
-        .route(routes::peers(), move |_, _| {
-            let peers = peers.exchange_peers();
+        .route(routes::peers(), move |ctx: crate::RequestContext, _| {
+            let peers = peers.exchange_peers(&ctx.peer);
             async move {
                 let peers =
                     peers.map_err(|e| kith_protocols::WireError::new(e.code(), e.to_string()))?;

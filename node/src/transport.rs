@@ -1,9 +1,17 @@
 //! The only way this crate builds a libp2p transport: TCP (or, for tests, the in-memory
-//! transport) → private-network handshake with the network key → Noise XX → yamux.
+//! transport), or a circuit through a relay → private-network handshake with the network key →
+//! Noise XX → yamux.
 //!
 //! There is deliberately no code path that builds a transport without the pre-shared key: a
 //! caller must hand in a [`NetworkKey`]. QUIC is not offered at all, because QUIC encrypts with
 //! TLS before any libp2p upgrade runs and so bypasses the private-network layer.
+//!
+//! Relayed connections take the same path. The carrier (TCP or a relay circuit) is chosen
+//! first, and the PSK handshake, Noise and yamux then run on whichever raw stream it gave. So a
+//! circuit is two layers deep: the connection to the relay is itself TCP → PSK → Noise → yamux,
+//! and the circuit inside it runs PSK → Noise → yamux again, end to end between the two
+//! members. A relay cannot splice in a stranger, and a node without the key can neither reserve
+//! a slot (its connection to the relay fails) nor be reached through one.
 //!
 //! A wrong network key does not fail fast: both sides exchange nonces successfully and only the
 //! Noise handshake then reads garbage, which sometimes stalls until a timeout. The whole upgrade
@@ -18,14 +26,14 @@ use libp2p::{
     Multiaddr, PeerId, Transport,
     core::{
         muxing::StreamMuxerBox,
-        transport::{Boxed, MemoryTransport},
+        transport::{Boxed, MemoryTransport, OptionalTransport},
         upgrade::Version,
     },
     identity::Keypair,
     multiaddr::Protocol,
     noise,
     pnet::PnetConfig,
-    tcp, yamux,
+    relay, tcp, yamux,
 };
 
 use crate::Error;
@@ -40,29 +48,49 @@ pub enum TransportKind {
     Memory,
 }
 
-/// Builds the authenticated, multiplexed transport of a node.
+/// Builds the authenticated, multiplexed transport of a node. `relay` is the transport half of
+/// the relay client behaviour (`libp2p::relay::client::new`), when the node dials and listens
+/// through relays; its circuits go through the same PSK → Noise → yamux upgrade.
 pub fn build_transport(
     keypair: &Keypair,
     network_key: &NetworkKey,
     kind: TransportKind,
     connect_timeout: Duration,
+    relay: Option<relay::client::Transport>,
 ) -> Result<Boxed<(PeerId, StreamMuxerBox)>, Error> {
+    // The relay transport goes first: it refuses every address without `/p2p-circuit` as
+    // unsupported, so the next one gets it. The DNS transport would claim a circuit address
+    // and then fail it.
+    let relay = match relay {
+        Some(relay) => OptionalTransport::some(relay),
+        None => OptionalTransport::none(),
+    };
     match kind {
         TransportKind::Tcp => {
             let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true));
             match libp2p::dns::tokio::Transport::system(tcp) {
-                Ok(dns) => upgrade(dns, keypair, network_key, connect_timeout),
+                Ok(dns) => upgrade(
+                    relay.or_transport(dns),
+                    keypair,
+                    network_key,
+                    connect_timeout,
+                ),
                 Err(error) => {
                     // A machine without a usable resolver configuration can still dial IP
                     // addresses; only `/dns*` bootstrap addresses stop working.
                     tracing::warn!(%error, "no system DNS configuration; /dns addresses will not resolve");
                     let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true));
-                    upgrade(tcp, keypair, network_key, connect_timeout)
+                    upgrade(
+                        relay.or_transport(tcp),
+                        keypair,
+                        network_key,
+                        connect_timeout,
+                    )
                 }
             }
         }
         TransportKind::Memory => upgrade(
-            MemoryTransport::default(),
+            relay.or_transport(MemoryTransport::default()),
             keypair,
             network_key,
             connect_timeout,
@@ -97,8 +125,10 @@ where
 }
 
 /// Checks that an address is one this transport can listen on or dial: TCP (optionally behind
-/// DNS) or memory. Anything else — QUIC, WebSocket, WebRTC — would either bypass the network key
-/// or is simply not built in, and is refused with an error that says so.
+/// DNS) or memory, optionally followed by a relay hop (`…/p2p/<relay>/p2p-circuit[/p2p/<peer>]`),
+/// whose circuit then goes through the network key too. Anything else — QUIC, WebSocket,
+/// WebRTC — would either bypass the network key or is simply not built in, and is refused with
+/// an error that says so.
 pub fn check_address(addr: &Multiaddr) -> Result<(), Error> {
     let mut carrier = None;
     for protocol in addr.iter() {
@@ -109,6 +139,7 @@ pub fn check_address(addr: &Multiaddr) -> Result<(), Error> {
             | Protocol::Dns4(_)
             | Protocol::Dns6(_)
             | Protocol::P2p(_) => {}
+            Protocol::P2pCircuit if carrier.is_some() => {}
             Protocol::Tcp(_) | Protocol::Memory(_) => carrier = Some(()),
             other => {
                 return Err(Error::UnsupportedAddress {
@@ -138,6 +169,8 @@ mod tests {
             "/dns4/example.org/tcp/4001",
             "/memory/7",
             "/ip6/::1/tcp/0/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA",
+            "/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA/p2p-circuit",
+            "/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA/p2p-circuit/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA",
         ] {
             check_address(&addr.parse().unwrap()).unwrap_or_else(|e| panic!("{addr}: {e}"));
         }
@@ -149,6 +182,7 @@ mod tests {
             "/ip4/127.0.0.1/udp/4001/quic-v1",
             "/ip4/127.0.0.1/tcp/4001/ws",
             "/ip4/127.0.0.1",
+            "/p2p-circuit",
         ] {
             assert!(
                 check_address(&addr.parse().unwrap()).is_err(),
@@ -171,8 +205,14 @@ mod stack_tests {
 
     fn swarm(key: &NetworkKey) -> Swarm<libp2p_stream::Behaviour> {
         let keypair = Keypair::generate_ed25519();
-        let transport =
-            build_transport(&keypair, key, TransportKind::Memory, Duration::from_secs(5)).unwrap();
+        let transport = build_transport(
+            &keypair,
+            key,
+            TransportKind::Memory,
+            Duration::from_secs(5),
+            None,
+        )
+        .unwrap();
         Swarm::new(
             transport,
             libp2p_stream::Behaviour::new(),

@@ -43,6 +43,23 @@ pub struct PeerView {
     pub rejected: Option<String>,
     /// Its software, e.g. `kith/0.1.0`.
     pub agent_version: Option<String>,
+    /// How we are connected to it right now.
+    #[serde(default)]
+    pub connection: ConnectionKind,
+}
+
+/// How a peer is connected: directly, only through a relay, or not at all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionKind {
+    /// At least one connection goes straight to the peer.
+    Direct,
+    /// Every open connection goes through a relay.
+    Relayed,
+    /// No connection is open.
+    #[default]
+    None,
 }
 
 /// `POST /api/v1/peers`: connect to a peer by address.

@@ -10,7 +10,7 @@
 //! address lists that this version cannot parse (a route form or a multiaddr protocol from a later
 //! version) are skipped instead of failing the whole document.
 
-use std::str::FromStr;
+use std::{fmt, str::FromStr};
 
 use kith_config::Role;
 use libp2p::{Multiaddr, PeerId};
@@ -72,6 +72,53 @@ pub struct NodeInfo {
     /// The person behind the node, if they have set a profile (member nodes only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<ProfileSummary>,
+    /// How the node can be reached. Filled in for the owner (`GET /api/v1/node`); left out of
+    /// the wire answer, where `listen_addrs` already says what the caller can dial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reachability: Option<Reachability>,
+}
+
+/// How a node can be reached from the rest of the network, and why it thinks so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Reachability {
+    /// The verdict.
+    pub status: ReachStatus,
+    /// Why, in words for the owner (which probe, which mapping, which relay).
+    pub reason: String,
+    /// Relays that hold a reservation for this node (it is dialled through them).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub relays: Vec<PeerId>,
+    /// Addresses confirmed to reach this node: by other members' probes, the router's port
+    /// mapping, the owner's configuration, or a relay reservation.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub external_addrs: Vec<Multiaddr>,
+}
+
+/// The verdict of [`Reachability`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ReachStatus {
+    /// Others can dial one of its direct addresses: confirmed by probes or configured.
+    Public,
+    /// The home router forwards a port to it (UPnP).
+    Mapped,
+    /// Not reachable directly; others reach it through a relay.
+    Relayed,
+    /// Not known yet, or not reachable at all.
+    Unknown,
+}
+
+impl fmt::Display for ReachStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReachStatus::Public => "public",
+            ReachStatus::Mapped => "mapped",
+            ReachStatus::Relayed => "relayed",
+            ReachStatus::Unknown => "unknown",
+        })
+    }
 }
 
 impl NodeInfo {
@@ -200,6 +247,7 @@ mod tests {
                 display_name: "Ada".to_owned(),
                 locked: false,
             }),
+            reachability: None,
         }
     }
 

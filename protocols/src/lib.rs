@@ -68,7 +68,7 @@ mod topic;
 
 pub use api::{
     AddPeerRequest, AddPeerResponse, ApiErrorBody, ApiErrorDetail, BlockRequest, BlockView,
-    DeviceView, EventView, FollowView, InviteView, JoinRequest, JoinView, NewPost,
+    ConnectionKind, DeviceView, EventView, FollowView, InviteView, JoinRequest, JoinView, NewPost,
     NotificationKind, NotificationPage, NotificationView, PeerView, PostPage, PostView,
     ProfileUpdate, ProfileView, StatusView, UserView,
 };
@@ -85,7 +85,7 @@ pub use frame::{
 };
 pub use info::{
     Incompatibility, NodeInfo, PROTOCOL_VERSION, PeerEntry, PeersResponse, ProfileSummary,
-    protocol_compatible,
+    ReachStatus, Reachability, protocol_compatible,
 };
 pub use object::{
     Content, DEFAULT_MAX_POST_CHARS, MAX_AVATAR_CHARS, MAX_BIO_CHARS, MAX_CLOCK_SKEW_MS,

@@ -64,10 +64,31 @@ async function learnNames() {
   }
 }
 
+/** What each reachability status means for the owner, and what to do about it. */
+const REACH_TEXT = {
+  public: { title: 'Reachable directly', help: 'Other members can connect to this node directly.' },
+  mapped: { title: 'Reachable through your router', help: 'Your router forwards a port to this node (UPnP).' },
+  relayed: { title: 'Reachable through a relay', help: 'This node is behind a router that others cannot dial, so they reach it through a relay. Posts and messages still arrive; where both routers allow it, connections are upgraded to direct ones.' },
+  unknown: { title: 'Not known yet', help: 'Nothing has confirmed that other members can reach this node. If this stays so, ask a friend with a public address to run “kith run --relay”, or forward TCP port 4001 on your router to this machine and start the node with --external-address.' },
+};
+
+function reachSection(reach) {
+  const r = reach || { status: 'unknown', reason: '', relays: [], external_addrs: [] };
+  const text = REACH_TEXT[r.status] || REACH_TEXT.unknown;
+  const facts = [h('dt', { text: 'Status' }), h('dd', { id: 'reach-status', 'data-status': r.status, text: text.title })];
+  if (r.reason) facts.push(h('dt', { text: 'Why' }), h('dd', { id: 'reach-reason', text: r.reason }));
+  if (r.relays && r.relays.length) facts.push(h('dt', { text: 'Relays' }), h('dd', {}, h('ul', { class: 'addr-list mono' }, r.relays.map((p) => h('li', { text: p })))));
+  if (r.external_addrs && r.external_addrs.length) facts.push(h('dt', { text: 'Reached at' }), h('dd', {}, h('ul', { class: 'addr-list mono' }, r.external_addrs.map((a) => h('li', { text: a })))));
+  return section('How others reach you', h('p', { class: 'muted', id: 'reach-help', text: text.help }), h('dl', { class: 'facts' }, ...facts));
+}
+
+const CONNECTION_TEXT = { direct: 'Connected', relayed: 'Connected through a relay', none: 'Not connected' };
+
 function peerRow(p) {
   const meta = [];
+  const kind = p.connection || (p.connected ? 'direct' : 'none');
   meta.push(h('span', { class: `status-dot ${p.connected ? 'on' : ''}`, 'aria-hidden': 'true' }));
-  meta.push(h('span', { class: 'peer-state', text: p.connected ? 'Connected' : 'Not connected' }));
+  meta.push(h('span', { class: 'peer-state', 'data-connection': kind, text: CONNECTION_TEXT[kind] || CONNECTION_TEXT.none }));
   meta.push(h('span', { class: 'chip', title: 'How it was found', text: p.source || 'unknown' }));
   if (p.role) meta.push(h('span', { class: 'chip', text: p.role }));
   if (p.connected && Number.isFinite(p.rtt_ms)) meta.push(h('span', { class: 'muted', text: `${p.rtt_ms} ms` }));
@@ -244,7 +265,7 @@ export async function render(ctx) {
   });
   const joinCard = section('Join a network', joinForm);
 
-  ctx.view.append(ctx.header('Network'), about, invite, peersCard, follow, joinCard);
+  ctx.view.append(ctx.header('Network'), about, reachSection(node.reachability), invite, peersCard, follow, joinCard);
   await Promise.all([loadInvite(), loadPeers()]);
 
   return {

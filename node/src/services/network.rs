@@ -8,12 +8,18 @@ use std::{
 
 use kith_config::{Invite, MAX_INVITE_ADDRS, NetworkKey, Role, peer_id_of};
 use kith_protocols::{
-    JoinView, NodeInfo, PROTOCOL_VERSION, PeerEntry, PeerSource, PeerView, PeersResponse, Route,
+    ConnectionKind, JoinView, NodeInfo, PROTOCOL_VERSION, PeerEntry, PeerSource, PeerView,
+    PeersResponse, Route,
 };
 use kith_storage::Store;
 use libp2p::{Multiaddr, PeerId, multiaddr::Protocol};
 
-use crate::{Error, NodeHandle, PeerFound, discovery::PipelineNotice, state::now_ms};
+use crate::{
+    Error, NodeHandle, PeerFound,
+    addresses::{addresses_for, meaningful_to},
+    discovery::PipelineNotice,
+    state::now_ms,
+};
 use kith_config::{JoinFiles, KeyChange, store_invite};
 
 /// How many peers the peer-exchange route hands out at most.
@@ -83,8 +89,37 @@ impl NetworkService {
         self.inner.role
     }
 
-    /// The node's self-description: what `/public/get/info/0.0.0` and `GET /api/v1/node` return.
+    /// The node's self-description for its owner (`GET /api/v1/node`): every listen address,
+    /// the external ones, and how the node is reachable.
     pub fn node_info(&self) -> NodeInfo {
+        let node = &self.inner.node;
+        let mut info = self.describe(addresses_for(
+            &node.external_addrs(),
+            &node.listen_addrs(),
+            None,
+        ));
+        for addr in node.listen_addrs() {
+            if !info.listen_addrs.contains(&addr) {
+                info.listen_addrs.push(addr);
+            }
+        }
+        info.reachability = Some(node.reachability());
+        info
+    }
+
+    /// The node's self-description for `peer` (`/public/get/info/0.0.0`): only the addresses
+    /// that mean something to it, as it reaches us (see `addresses`).
+    pub fn node_info_for(&self, peer: &PeerId) -> NodeInfo {
+        let node = &self.inner.node;
+        let remote = node.connections().get(peer).map(|c| c.remote_addr.clone());
+        self.describe(addresses_for(
+            &node.external_addrs(),
+            &node.listen_addrs(),
+            remote.as_ref(),
+        ))
+    }
+
+    fn describe(&self, listen_addrs: Vec<Multiaddr>) -> NodeInfo {
         NodeInfo {
             peer_id: self.inner.node.local_peer_id(),
             role: self.inner.role,
@@ -92,7 +127,8 @@ impl NetworkService {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             protocol_version: PROTOCOL_VERSION,
             routes: self.inner.routes.clone(),
-            listen_addrs: self.inner.node.listen_addrs(),
+            listen_addrs,
+            reachability: None,
             profile: self
                 .inner
                 .store
@@ -110,6 +146,9 @@ impl NetworkService {
         let mut views = Vec::new();
         for record in self.inner.store.peers().list()? {
             let connection = connections.remove(&record.peer_id);
+            let kind = connection
+                .as_ref()
+                .map_or(ConnectionKind::None, crate::Connection::kind);
             let mut addrs = record.addrs;
             if let Some(c) = &connection
                 && c.outbound
@@ -134,9 +173,11 @@ impl NetworkService {
                 last_failure: record.last_failure,
                 rejected: record.rejected,
                 agent_version: record.agent_version,
+                connection: kind,
             });
         }
         for (peer_id, c) in connections {
+            let kind = c.kind();
             views.push(PeerView {
                 peer_id,
                 connected: true,
@@ -159,6 +200,7 @@ impl NetworkService {
                 last_failure: None,
                 rejected: None,
                 agent_version: None,
+                connection: kind,
             });
         }
         views.sort_by(|a, b| {
@@ -169,9 +211,12 @@ impl NetworkService {
         Ok(views)
     }
 
-    /// Verified, connected peers for the peer-exchange route.
-    pub fn exchange_peers(&self) -> Result<PeersResponse, Error> {
+    /// Verified, connected peers for the peer-exchange route, asked by `caller`: each with the
+    /// addresses that mean something to the caller (a peer's loopback or LAN address is no use
+    /// to a caller elsewhere).
+    pub fn exchange_peers(&self, caller: &PeerId) -> Result<PeersResponse, Error> {
         let connections: HashMap<PeerId, _> = self.inner.node.connections();
+        let caller_addr = connections.get(caller).map(|c| c.remote_addr.clone());
         let peers = self
             .inner
             .store
@@ -181,10 +226,19 @@ impl NetworkService {
             .filter(|r| {
                 connections.contains_key(&r.peer_id) && r.rejected.is_none() && !r.addrs.is_empty()
             })
+            .filter(|r| r.peer_id != *caller)
             .filter_map(|r| {
+                let addrs: Vec<Multiaddr> = r
+                    .addrs
+                    .into_iter()
+                    .filter(|a| meaningful_to(a, caller_addr.as_ref()))
+                    .collect();
+                if addrs.is_empty() {
+                    return None;
+                }
                 Some(PeerEntry {
                     peer_id: r.peer_id,
-                    addrs: r.addrs,
+                    addrs,
                     role: r.role?,
                 })
             })
@@ -195,12 +249,19 @@ impl NetworkService {
 
     /// An invite to this node's network: the network key and the addresses others can dial.
     ///
-    /// Loopback addresses are left out when the node has any other, since a friend on another
-    /// machine cannot use them; a node that listens only on loopback (tests) keeps them.
+    /// Confirmed external addresses (a probe, the router, a relay reservation) come first, then
+    /// the other listen addresses: a friend on the same LAN can use those. Loopback addresses
+    /// are left out when the node has any other, since a friend on another machine cannot use
+    /// them; a node that listens only on loopback (tests) keeps them.
     pub fn invite(&self) -> Result<Invite, Error> {
         let local = self.inner.node.local_peer_id();
         let all = self.inner.node.listen_addrs();
-        let reachable: Vec<Multiaddr> = all.iter().filter(|a| !is_loopback(a)).cloned().collect();
+        let mut reachable = self.inner.node.external_addrs();
+        for addr in all.iter().filter(|a| !is_loopback(a)) {
+            if !reachable.contains(addr) {
+                reachable.push(addr.clone());
+            }
+        }
         let chosen = if reachable.is_empty() { all } else { reachable };
         let addrs = chosen
             .into_iter()

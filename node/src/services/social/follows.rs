@@ -50,6 +50,12 @@ impl SocialService {
             }
         };
         self.subscribe(peer).await;
+        if !self.inner.node.is_connected(&peer) {
+            // A followee we have no connection to (behind a NAT, found by nobody yet): ask the
+            // DHT. When it answers, the peer is dialled and verified, and the pending follow is
+            // sent then (see `tasks`).
+            self.inner.node.find_peer(peer).await;
+        }
         if state.status == FollowStatus::Requested {
             self.send_follow(peer, state).await;
         }
@@ -291,10 +297,14 @@ impl SocialService {
         }
     }
 
-    /// Sends every pending follow whose followee is connected.
+    /// Sends every pending follow whose followee is connected, and looks up every followee
+    /// that is not (its address may have changed, or it may only be reachable through a relay
+    /// now).
     pub(crate) async fn resend_pending_follows(&self) {
         for (peer, state) in self.follows_for_background_work() {
-            if state.status == FollowStatus::Requested && self.inner.node.is_connected(&peer) {
+            if !self.inner.node.is_connected(&peer) {
+                self.inner.node.find_peer(peer).await;
+            } else if state.status == FollowStatus::Requested {
                 self.send_follow(peer, state).await;
             }
         }

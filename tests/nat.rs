@@ -1,0 +1,448 @@
+//! Two home servers behind two NAT routers exchange posts: through a relay, and directly once
+//! hole punching has upgraded the connection.
+//!
+//! The topology, all in network namespaces (see `netns`):
+//!
+//! ```text
+//!   kbs: bootstrap + relay 10.99.0.1 ──┐
+//!                                      ├── kin: bridge br0 (the "internet", 10.99.0.0/24)
+//!   kra: router 10.99.0.2 ─────────────┤
+//!     └─ lan0 192.168.1.1 ── kha: home A 192.168.1.10
+//!   krb: router 10.99.0.3 ─────────────┘
+//!     └─ lan0 192.168.2.1 ── khb: home B 192.168.2.10
+//! ```
+//!
+//! Each router masquerades its LAN behind its outside address and drops every unsolicited
+//! packet from outside (forwarded or to itself), as a home router does. The "internet" uses a
+//! private range, as carrier-grade NAT and many real networks do, so nothing here may assume
+//! that RFC 1918 means unreachable. The nodes are real `kith run` processes; the test talks to
+//! them with the `kith` CLI run inside their namespaces and reads their event streams.
+
+use std::{fs, os::unix::fs::PermissionsExt, path::Path, process::Stdio, time::Duration};
+
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+};
+
+use crate::{
+    netns::{Netns, in_ns_ok, ip_ok},
+    process::{CLI_TIMEOUT, KITH, KithProcess, assert_success, cli_ok, run_cli_with},
+};
+
+/// Upper bound for a home node to hold a relay reservation after it starts: the relay must
+/// first learn its own address (an AutoNAT probe round of 5 s, dial-back included).
+const RESERVATION: Duration = Duration::from_secs(45);
+/// Upper bound for a post to reach a follower once both follow each other.
+const DELIVERY: Duration = Duration::from_secs(30);
+/// Upper bound for a relayed connection to be upgraded by hole punching.
+const UPGRADE: Duration = Duration::from_secs(60);
+
+/// How a router maps its LAN's connections to its outside address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Nat {
+    /// Masquerade keeping source ports where it can (most home routers): hole punching works.
+    PortPreserving,
+    /// A new random source port per connection (`--random-fully`, a symmetric NAT): hole
+    /// punching cannot work, everything must keep working over the relay.
+    Symmetric,
+}
+
+/// The namespaces of the topology above. Dropping it deletes everything.
+struct Topology {
+    bootstrap: String,
+    homes: [String; 2],
+    _netns: Netns,
+}
+
+const BOOTSTRAP_IP: &str = "10.99.0.1";
+
+impl Topology {
+    fn create(nat: Nat) -> Option<Topology> {
+        if which("iptables").is_none() {
+            println!("skipping the NAT test: iptables is not installed");
+            return None;
+        }
+        let mut netns = Netns::create("the NAT test", "kin")?;
+        let internet = netns.name("kin");
+        netns.bridge(&internet);
+        let bootstrap = netns.add("kbs");
+        netns.attach(&internet, "p0", &bootstrap, &format!("{BOOTSTRAP_IP}/24"));
+        let mut homes = Vec::new();
+        for (i, (router, home)) in [("kra", "kha"), ("krb", "khb")].into_iter().enumerate() {
+            let router = netns.add(router);
+            let home = netns.add(home);
+            let outside = format!("10.99.0.{}", i + 2);
+            let lan = format!("192.168.{}", i + 1);
+            netns.attach(
+                &internet,
+                &format!("p{}", i + 1),
+                &router,
+                &format!("{outside}/24"),
+            );
+            netns.veth(&home, "eth0", &router, "lan0");
+            ip_ok(&[
+                "-n",
+                &router,
+                "addr",
+                "add",
+                &format!("{lan}.1/24"),
+                "dev",
+                "lan0",
+            ]);
+            ip_ok(&[
+                "-n",
+                &home,
+                "addr",
+                "add",
+                &format!("{lan}.10/24"),
+                "dev",
+                "eth0",
+            ]);
+            ip_ok(&[
+                "-n",
+                &home,
+                "route",
+                "add",
+                "default",
+                "via",
+                &format!("{lan}.1"),
+            ]);
+            in_ns_ok(&router, "sysctl", &["-q", "-w", "net.ipv4.ip_forward=1"]);
+            let mut masquerade = vec![
+                "-t",
+                "nat",
+                "-A",
+                "POSTROUTING",
+                "-o",
+                "eth0",
+                "-j",
+                "MASQUERADE",
+            ];
+            if nat == Nat::Symmetric {
+                masquerade.push("--random-fully");
+            }
+            in_ns_ok(&router, "iptables", &masquerade);
+            let established = [
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "ESTABLISHED,RELATED",
+                "-j",
+                "ACCEPT",
+            ];
+            for chain in [
+                vec!["-A", "FORWARD", "-i", "eth0", "-o", "lan0"],
+                vec!["-A", "INPUT", "-i", "eth0"],
+            ] {
+                let mut accept = chain.clone();
+                accept.extend(established);
+                in_ns_ok(&router, "iptables", &accept);
+                let mut drop = chain;
+                drop.extend(["-j", "DROP"]);
+                in_ns_ok(&router, "iptables", &drop);
+            }
+            homes.push(home);
+        }
+        Some(Topology {
+            bootstrap,
+            homes: homes.try_into().expect("two homes"),
+            _netns: netns,
+        })
+    }
+}
+
+fn which(program: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+        .map(|dir| Path::new(dir).join(program))
+        .find(|path| path.is_file())
+}
+
+/// The arguments of every node: all interfaces, the usual port, logs as JSON.
+fn node_args(extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--listen",
+        "/ip4/0.0.0.0/tcp/4001",
+        "--api",
+        "127.0.0.1:0",
+        "--mdns",
+        "false",
+        "--log-format",
+        "json",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+/// One node of the topology and the namespace it runs in.
+struct Host {
+    ns: String,
+    process: KithProcess,
+    _dir: tempfile::TempDir,
+}
+
+impl Host {
+    async fn start(ns: &str, key: &str, args: &[String]) -> Host {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("swarm.key");
+        fs::write(&path, key).expect("writing swarm.key");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod swarm.key");
+        let process = KithProcess::start_with(&Netns::exec(ns), args, dir.path()).await;
+        Host {
+            ns: ns.to_owned(),
+            process,
+            _dir: dir,
+        }
+    }
+
+    fn peer_id(&self) -> &str {
+        self.process.peer_id()
+    }
+
+    /// Runs a client command against this node, inside its namespace; fails unless it works.
+    async fn cli(&self, args: &[&str]) -> String {
+        let output = run_cli_with(
+            &Netns::exec(&self.ns),
+            &self.process.data_dir,
+            args,
+            CLI_TIMEOUT,
+        )
+        .await;
+        assert_success(&output, &args.join(" "));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    async fn cli_json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.cli(args).await;
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("`kith {}`: {e}: {out}", args.join(" ")))
+    }
+
+    /// The node's event stream (`kith events`), read line by line.
+    fn events(&self) -> Events {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.ns, KITH, "--data-dir"])
+            .arg(&self.process.data_dir)
+            .arg("events")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawning kith events");
+        let lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+        Events {
+            _child: child,
+            lines,
+        }
+    }
+
+    /// This node's view of `peer` in `kith peers --json`.
+    async fn peer_entry(&self, peer: &str) -> Option<serde_json::Value> {
+        let peers = self.cli_json(&["peers", "--json"]).await;
+        peers
+            .as_array()?
+            .iter()
+            .find(|p| p["peer_id"] == peer)
+            .cloned()
+    }
+}
+
+/// A node's event stream.
+struct Events {
+    _child: Child,
+    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Events {
+    /// The next event satisfying `predicate`, within `limit`; fails saying `what` otherwise.
+    async fn wait(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        predicate: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let found = tokio::time::timeout(limit, async {
+            while let Ok(Some(line)) = self.lines.next_line().await {
+                if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
+                    && predicate(&event)
+                {
+                    return Some(event);
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(event)) => event,
+            Ok(None) => panic!("the event stream ended while waiting for {what}"),
+            Err(_) => panic!("no {what} within {limit:?}"),
+        }
+    }
+
+    async fn post(&mut self, author: &str, text: &str, limit: Duration) -> serde_json::Value {
+        self.wait(&format!("post {text:?} by {author}"), limit, |e| {
+            e["type"] == "post" && e["post"]["author"] == author && e["post"]["text"] == text
+        })
+        .await
+    }
+}
+
+/// The bootstrap/relay and the two homes, running, each home holding a relay reservation.
+struct Running {
+    bootstrap: Host,
+    a: Host,
+    b: Host,
+    _topology: Topology,
+}
+
+async fn start(nat: Nat) -> Option<Running> {
+    let topology = Topology::create(nat)?;
+    let key_dir = tempfile::tempdir().expect("temp dir");
+    let key = cli_ok(key_dir.path(), &["network", "new"]).await;
+    let bootstrap = Host::start(
+        &topology.bootstrap,
+        &key,
+        &node_args(&["--role", "bootstrap"]),
+    )
+    .await;
+    let entry = format!("/ip4/{BOOTSTRAP_IP}/tcp/4001/p2p/{}", bootstrap.peer_id());
+    let member = node_args(&["--bootstrap", &entry]);
+    let a = Host::start(&topology.homes[0], &key, &member).await;
+    let b = Host::start(&topology.homes[1], &key, &member).await;
+    for home in [&a, &b] {
+        home.process
+            .wait_for_event(
+                "reserved a slot on a relay",
+                &[("relay", bootstrap.peer_id())],
+                RESERVATION,
+            )
+            .await;
+    }
+    Some(Running {
+        bootstrap,
+        a,
+        b,
+        _topology: topology,
+    })
+}
+
+impl Running {
+    /// A and B follow each other, exchange a post each, a reply and a like; both see all of it.
+    async fn converse(&self) {
+        let (a, b) = (&self.a, &self.b);
+        let mut a_events = a.events();
+        let mut b_events = b.events();
+        a.cli(&["follow", b.peer_id()]).await;
+        b.cli(&["follow", a.peer_id()]).await;
+
+        b.cli(&["post", "hello from home B"]).await;
+        let post = a_events
+            .post(b.peer_id(), "hello from home B", DELIVERY)
+            .await;
+        let post_id = post["post"]["id"]
+            .as_str()
+            .expect("a post has an id")
+            .to_owned();
+
+        a.cli(&["post", "--reply-to", &post_id, "hello back from A"])
+            .await;
+        a.cli(&["like", &post_id]).await;
+        b_events
+            .post(a.peer_id(), "hello back from A", DELIVERY)
+            .await;
+        b_events
+            .wait("the like of B's post", DELIVERY, |e| {
+                e["type"] == "like" && e.to_string().contains(&post_id)
+            })
+            .await;
+        a.cli(&["post", "a post of A"]).await;
+        b_events.post(a.peer_id(), "a post of A", DELIVERY).await;
+
+        // Both timelines hold the same three posts.
+        for home in [a, b] {
+            let timeline = home.cli_json(&["timeline", "--json"]).await;
+            let texts: Vec<&str> = timeline["posts"]
+                .as_array()
+                .expect("a page of posts")
+                .iter()
+                .filter_map(|p| p["text"].as_str())
+                .collect();
+            for text in ["hello from home B", "hello back from A", "a post of A"] {
+                assert!(
+                    texts.contains(&text),
+                    "{} lacks {text:?}: {texts:?}",
+                    home.peer_id()
+                );
+            }
+        }
+        let liked = b.cli_json(&["show", &post_id, "--json"]).await;
+        assert!(
+            liked.to_string().contains("\"like_count\":1"),
+            "B's post shows A's like: {liked:#}"
+        );
+    }
+}
+
+/// The owner sees that the node is reachable through the relay, and why.
+async fn assert_relayed_status(home: &Host, relay: &str) {
+    let status = home.cli(&["status"]).await;
+    assert!(status.contains("reach:     relayed"), "{status}");
+    assert!(
+        status.contains(relay),
+        "the status names the relay: {status}"
+    );
+}
+
+#[tokio::test]
+async fn homes_behind_nat_exchange_posts_and_upgrade_to_a_direct_connection() {
+    let Some(net) = start(Nat::PortPreserving).await else {
+        return;
+    };
+    assert_relayed_status(&net.a, net.bootstrap.peer_id()).await;
+    net.converse().await;
+
+    // Hole punching upgrades the relayed connection (whichever side reports it first); the
+    // direct connection goes to B's router.
+    let upgraded = "relayed connection upgraded to a direct one";
+    let (a_peer, b_peer) = ([("peer", net.b.peer_id())], [("peer", net.a.peer_id())]);
+    tokio::select! {
+        _ = net.a.process.wait_for_event(upgraded, &a_peer, UPGRADE) => {}
+        _ = net.b.process.wait_for_event(upgraded, &b_peer, UPGRADE) => {}
+    }
+    let a_sees = net.a.peer_entry(net.b.peer_id()).await.expect("A knows B");
+    let b_sees = net.b.peer_entry(net.a.peer_id()).await.expect("B knows A");
+    assert_eq!(a_sees["connection"], "direct", "{a_sees:#}");
+    assert_eq!(b_sees["connection"], "direct", "{b_sees:#}");
+    // Whichever side dialed lists the other's router as the live address.
+    assert!(
+        a_sees["addrs"].to_string().contains("/ip4/10.99.0.3/tcp/")
+            || b_sees["addrs"].to_string().contains("/ip4/10.99.0.2/tcp/"),
+        "the direct connection goes router to router: {a_sees:#} {b_sees:#}"
+    );
+    // Traffic between them goes on without the relay.
+    let mut a_events = net.a.events();
+    net.b.cli(&["post", "after the upgrade"]).await;
+    a_events
+        .post(net.b.peer_id(), "after the upgrade", DELIVERY)
+        .await;
+}
+
+#[tokio::test]
+async fn homes_behind_symmetric_nat_keep_working_through_the_relay() {
+    let Some(net) = start(Nat::Symmetric).await else {
+        return;
+    };
+    net.converse().await;
+    let entry = net.a.peer_entry(net.b.peer_id()).await.expect("A knows B");
+    assert_eq!(entry["connection"], "relayed", "{entry:#}");
+    assert!(
+        entry.to_string().contains("p2p-circuit"),
+        "A reaches B through the relay: {entry:#}"
+    );
+}
