@@ -27,6 +27,8 @@ mod social;
 mod crash;
 // The command line: first run, invite/join, corrupt key files, restart of the binary.
 mod cli;
+// Running as a service: the systemd unit, the container files, a banner without secrets.
+mod service;
 // mDNS between two network namespaces on one bridge.
 mod mdns;
 // The web UI in headless chromium: login, live posts, replies and likes, no session, CSRF.
