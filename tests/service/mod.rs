@@ -12,6 +12,8 @@ use tokio::{process::Command, time::timeout};
 
 // `contrib/systemd/kith.service`: `systemd-analyze verify` and `security`.
 mod systemd;
+// The `Dockerfile`, `.dockerignore`, the compose example and the container's health check.
+mod container;
 // The banner on a pipe and on a terminal.
 mod banner;
 
