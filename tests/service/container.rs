@@ -7,7 +7,7 @@
 use std::{collections::HashMap, path::Path, time::Duration};
 
 use super::{both_streams, find_program, read_repo_file, repo_file, run_tool};
-use crate::process::{KithProcess, loopback_args};
+use crate::process::{KithProcess, assert_success, loopback_args, run_cli_input};
 
 /// Upper bound for an engine's `info` or `pull`.
 const ENGINE_PROBE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -340,7 +340,7 @@ fn the_compose_example_runs_a_bootstrap_node_and_a_member_of_its_network() {
 }
 
 /// The image's HEALTHCHECK script against a real node: healthy while it runs, unhealthy once
-/// it has stopped.
+/// it has stopped, healthy again when the API is bound to every address.
 #[tokio::test]
 async fn the_health_check_script_follows_the_node() {
     let Some(bash) = find_program("bash") else {
@@ -377,6 +377,30 @@ async fn the_health_check_script_follows_the_node() {
         "the health check passes with the node stopped:\n{}",
         both_streams(&stopped)
     );
+
+    // As in a container whose API is published (KITH_API=0.0.0.0:8080, after `kith passwd`):
+    // api.addr says 0.0.0.0, which the script reaches over loopback.
+    let set = run_cli_input(dir.path(), &["passwd"], "correct horse battery\n").await;
+    assert_success(&set, "passwd");
+    let open_api: Vec<String> = loopback_args()
+        .into_iter()
+        .map(|arg| {
+            if arg == "127.0.0.1:0" {
+                "0.0.0.0:0".to_owned()
+            } else {
+                arg
+            }
+        })
+        .collect();
+    let node = KithProcess::start(&open_api, dir.path()).await;
+    let healthy = check().await;
+    assert!(
+        healthy.status.success(),
+        "the health check fails against a node bound to 0.0.0.0 ({}):\n{}",
+        node.banner.api,
+        both_streams(&healthy)
+    );
+    assert!(node.terminate().await.success());
 }
 
 /// A container engine found here.
