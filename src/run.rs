@@ -5,7 +5,9 @@
 //! Shutdown, in order: stop the web server (graceful, bounded), stop the node (its tasks, the
 //! swarm), close the store (last flush), remove `api.addr`.
 //!
-//! Logs go to stderr; stdout carries only the banner, which scripts and tests parse.
+//! Logs go to stderr; stdout carries only the banner, which scripts and tests parse. The banner
+//! holds the login link and the invite code only when stdout is a terminal: a service's stdout
+//! ends up in journald or `docker logs`, which keep it and which others may read.
 
 use std::{
     io::{IsTerminal, Write},
@@ -118,8 +120,19 @@ async fn serve(
     let state = kith_web::AppState::new(node, api_token)
         .await
         .with_password_file(settings.data_dir.ui_password());
-    let login = state.login_link(&format!("http://{}", api_addr::connectable(bound)));
-    let banner = banner(settings, node, bound, &login.url)?;
+    // The login link and the invite are secrets: printed only for an owner at a terminal, never
+    // into journald, `docker logs` or a file (see [`Secrets`]).
+    let secrets = if std::io::stdout().is_terminal() {
+        let login = state.login_link(&format!("http://{}", api_addr::connectable(bound)));
+        let invite = node.network().invite().context("making an invite code")?;
+        Secrets::Shown {
+            login_url: login.url,
+            invite: invite.encode(),
+        }
+    } else {
+        Secrets::Withheld
+    };
+    let banner = banner(settings, node, bound, &secrets);
     let api_addr_file = ApiAddrFile::write(&settings.data_dir, bound)?;
 
     let web_token = CancellationToken::new();
@@ -214,13 +227,18 @@ async fn close_store(store: Store) {
     }
 }
 
+/// What the banner says about the two secrets a new owner needs: the login link (a session to
+/// the web UI) and the invite code (it carries the network key).
+enum Secrets {
+    /// stdout is a terminal: its owner reads them there, as on a first run by hand.
+    Shown { login_url: String, invite: String },
+    /// stdout is a pipe or a file (journald, `docker logs`, a script), which others may read and
+    /// which keeps what it is given: the banner says how to get them instead.
+    Withheld,
+}
+
 /// The start-up banner, parsed by tests and scripts: keep the `key: value` lines stable.
-fn banner(
-    settings: &Settings,
-    node: &Node,
-    api: SocketAddr,
-    login_url: &str,
-) -> anyhow::Result<String> {
+fn banner(settings: &Settings, node: &Node, api: SocketAddr, secrets: &Secrets) -> String {
     let network = node.network();
     let peer_id = node.handle().local_peer_id();
     let listen = node.handle().listen_addrs();
@@ -230,15 +248,23 @@ fn banner(
     text.push_str(&format!("  role:     {}\n", network.role()));
     text.push_str(&format!("  network:  {}\n", node.handle().network()));
     text.push_str(&format!("  api:      http://{api}\n"));
-    text.push_str(&format!(
-        "  login:    {login_url} (opens the web UI; works once, for an hour; `kith login` prints a new one)\n"
-    ));
+    if let Secrets::Shown { login_url, .. } = secrets {
+        text.push_str(&format!(
+            "  login:    {login_url} (opens the web UI; works once, for an hour; `kith login` prints a new one)\n"
+        ));
+    }
     text.push_str(&format!(
         "  token:    {} (use it as a Bearer token)\n",
         settings.data_dir.api_token().display()
     ));
-    let invite = network.invite().context("making an invite code")?;
-    text.push_str(&format!("  invite:   {}\n", invite.encode()));
+    match secrets {
+        Secrets::Shown { invite, .. } => text.push_str(&format!("  invite:   {invite}\n")),
+        Secrets::Withheld => text.push_str(&format!(
+            "  secrets:  not printed (stdout is not a terminal): `{}` prints a login link, `{}` an invite code\n",
+            data_dir_command(settings, "login"),
+            data_dir_command(settings, "invite"),
+        )),
+    }
     if network.role() == Role::Bootstrap {
         let full: Vec<String> = listen
             .iter()
@@ -248,7 +274,22 @@ fn banner(
     }
     let listen: Vec<String> = listen.iter().map(ToString::to_string).collect();
     text.push_str(&format!("  listen:   {}\n", listen.join(" ")));
-    Ok(text)
+    text
+}
+
+/// `kith --data-dir <dir> <command>`: a command line that reaches this node whatever the
+/// environment of whoever runs it (a service's data dir is rarely the caller's default).
+fn data_dir_command(settings: &Settings, command: &str) -> String {
+    let dir = settings.data_dir.root().display().to_string();
+    let plain = dir
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@".contains(&b));
+    let dir = if plain {
+        dir
+    } else {
+        format!("'{}'", dir.replace('\'', r"'\''"))
+    };
+    format!("kith --data-dir {dir} {command}")
 }
 
 /// Prints the banner on stdout and flushes it, so that a reader sees it at once.

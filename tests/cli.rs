@@ -5,7 +5,7 @@
 //! join, restarts keeping the identity, corrupt or missing key files, the QUIC refusal, joining
 //! through a bootstrap node given with or without its peer id, the social commands (`post`,
 //! `timeline`, `profile`, `show`, `like`, `delete`) against a running node, and the web UI's
-//! access (`passwd`, the banner's login link, `kith login`, the refusal to serve beyond
+//! access (`passwd`, the links of `kith login`, the refusal to serve beyond
 //! loopback without a password).
 
 use std::{fs, os::unix::fs::PermissionsExt, path::Path, time::Duration};
@@ -69,10 +69,6 @@ async fn first_run_creates_private_keys_prints_a_banner_and_stops_cleanly() {
     assert!(
         banner.peer_id.starts_with("12D3KooW"),
         "not an Ed25519 peer id: {banner:?}"
-    );
-    assert!(
-        banner.invite.starts_with("kith1"),
-        "not an invite code: {banner:?}"
     );
     assert_eq!(banner.role, "member");
     assert!(
@@ -139,15 +135,29 @@ async fn invite_and_join_bring_a_second_node_into_the_network() {
     let a_dir = tempfile::tempdir().expect("temp dir");
     let a = KithProcess::start(&json_logs(), a_dir.path()).await;
 
-    let invite = cli_ok(a_dir.path(), &["invite"]).await;
-    let invite = invite.trim();
+    let invite = a.invite().await;
+    let invite = invite.as_str();
     assert!(
         invite.starts_with("kith1"),
         "`kith invite` printed no code:\n{invite}"
     );
-    assert_eq!(
-        invite, a.banner.invite,
-        "`kith invite` and the banner disagree"
+    let decoded = kith_config::Invite::decode(invite).expect("`kith invite` prints a valid code");
+    let a_key = kith_config::load_network_key(&a_dir.path().join("swarm.key"))
+        .expect("reading A's swarm.key")
+        .expect("A has a swarm.key");
+    assert!(
+        decoded.network_key == a_key,
+        "`kith invite` carries another network's key"
+    );
+    assert!(
+        !decoded.addrs.is_empty()
+            && decoded
+                .addrs
+                .iter()
+                .all(|addr| kith_config::peer_id_of(addr)
+                    .is_some_and(|p| p.to_string() == a.peer_id())),
+        "`kith invite` names addresses of another node: {:?}",
+        decoded.addrs
     );
 
     let b_dir = tempfile::tempdir().expect("temp dir");
@@ -184,8 +194,9 @@ async fn invite_and_join_bring_a_second_node_into_the_network() {
     let c_dir = tempfile::tempdir().expect("temp dir");
     let c = KithProcess::start(&loopback_args(), c_dir.path()).await;
     assert_ne!(c.banner.network, a.banner.network);
+    let c_invite = c.invite().await;
     let key_before = fs::read(&b_key).expect("B's swarm.key");
-    let refused = run_cli(b_dir.path(), &["join", &c.banner.invite]).await;
+    let refused = run_cli(b_dir.path(), &["join", &c_invite]).await;
     assert!(
         !refused.status.success(),
         "joining another network without --replace must fail"
@@ -202,7 +213,7 @@ async fn invite_and_join_bring_a_second_node_into_the_network() {
     );
 
     // With --replace it switches, keeping the old key as a backup.
-    let replaced = run_cli(b_dir.path(), &["join", "--replace", &c.banner.invite]).await;
+    let replaced = run_cli(b_dir.path(), &["join", "--replace", &c_invite]).await;
     assert_success(&replaced, "join --replace");
     let c_key = fs::read(c_dir.path().join("swarm.key")).expect("C's swarm.key");
     assert_eq!(fs::read(&b_key).expect("B's swarm.key"), c_key);
@@ -512,7 +523,7 @@ async fn posting_and_reading_from_the_command_line() {
 }
 
 /// `303` answers, not followed, so that the tests see the cookie and where they lead.
-fn no_redirects() -> reqwest::Client {
+pub(crate) fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -520,7 +531,7 @@ fn no_redirects() -> reqwest::Client {
 }
 
 /// Opens a login link; returns the session cookie it sets, or `None` with where it led.
-async fn open_login_link(http: &reqwest::Client, url: &str) -> Result<String, String> {
+pub(crate) async fn open_login_link(http: &reqwest::Client, url: &str) -> Result<String, String> {
     let response = http.get(url).send().await.expect("GET the login link");
     assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER, "{url}");
     let location = response.headers()["location"].to_str().unwrap().to_owned();
@@ -564,7 +575,7 @@ async fn web_ui_access_login_links_password_and_open_binding() {
 
     let node = KithProcess::start(&open_api, dir.path()).await;
     let http = no_redirects();
-    let login = &node.banner.login;
+    let login = &node.login_link().await;
     // Printed for this machine's browser, whatever address the API is bound to.
     assert!(
         login.starts_with("http://127.0.0.1:") && login.contains("/login?code="),
@@ -572,7 +583,7 @@ async fn web_ui_access_login_links_password_and_open_binding() {
     );
     let cookie = open_login_link(&http, login)
         .await
-        .expect("the banner's link logs in");
+        .expect("the link from `kith login` logs in");
     assert!(cookie.starts_with("kith_session=") && cookie.contains("HttpOnly"));
     let again = open_login_link(&http, login).await;
     assert!(
@@ -582,11 +593,12 @@ async fn web_ui_access_login_links_password_and_open_binding() {
         "a login link works once: {again:?}"
     );
 
-    // `kith login` prints a fresh one.
-    let fresh = cli_ok(dir.path(), &["login"]).await;
-    let logged_out = open_login_link(&http, fresh.trim())
+    // `kith login` prints a fresh one each time.
+    let fresh = node.login_link().await;
+    assert_ne!(&fresh, login, "`kith login` printed the same link twice");
+    let logged_out = open_login_link(&http, &fresh)
         .await
-        .expect("the link from `kith login` logs in");
+        .expect("a second link from `kith login` logs in");
     let api = node.banner.api.clone();
     assert_eq!(session_status(&http, &api, &logged_out).await, 200);
     let logout = http

@@ -1,7 +1,10 @@
 //! Harness for tests that run the `kith` binary as a child process, the way its owner does.
 //!
 //! [`KithProcess::start`] spawns `kith run`, reads stdout until the start-up banner is complete
-//! and parses it, so a test gets the peer id, API URL and invite code the binary printed. Standard
+//! and parses it, so a test gets the peer id, API URL and listen addresses the binary printed;
+//! stdout is a pipe there, so the banner holds no login link and no invite, which
+//! [`KithProcess::login_link`] and [`KithProcess::invite`] ask the running node for
+//! ([`KithProcess::start_on_terminal`] gives the node a terminal, and the banner has both). Standard
 //! error is drained line by line into a buffer behind a `watch` channel; [`KithProcess::wait_for_log`]
 //! is woken per line, never polls. [`KithProcess::terminate`] sends SIGTERM and waits for the exit
 //! status. [`run_cli`] runs one-shot commands (`status`, `invite`, `join`, ...).
@@ -60,9 +63,10 @@ pub struct Banner {
     pub api: String,
     /// Path of the `api.token` file.
     pub token_path: PathBuf,
-    /// The one-time login link to the web UI.
-    pub login: String,
-    pub invite: String,
+    /// The one-time login link to the web UI: only when stdout is a terminal.
+    pub login: Option<String>,
+    /// The invite code: only when stdout is a terminal.
+    pub invite: Option<String>,
     pub listen: Vec<String>,
 }
 
@@ -79,8 +83,8 @@ impl Banner {
             // "<path> (use it as a Bearer token)"
             token_path: PathBuf::from(token.split(" (").next().unwrap_or(&token)),
             // "<url> (opens the web UI; …)"
-            login: get("login")?.split(" (").next()?.to_owned(),
-            invite: get("invite")?,
+            login: get("login").and_then(|login| Some(login.split(" (").next()?.to_owned())),
+            invite: get("invite"),
             listen: get("listen")?
                 .split_whitespace()
                 .map(String::from)
@@ -152,11 +156,36 @@ impl KithProcess {
         KithProcess::start_with(&[], args, data_dir).await
     }
 
+    /// Like [`start`](Self::start), with stdout on a pseudo-terminal, as when its owner starts
+    /// it by hand: util-linux `script` runs the node on one and copies what it prints to our
+    /// pipe. The pid is `script`'s; SIGTERM to it reaches the node (`script` passes it on).
+    pub async fn start_on_terminal(args: &[String], data_dir: &Path) -> KithProcess {
+        let mut line = vec![KITH.to_owned(), "--data-dir".into()];
+        line.push(
+            data_dir
+                .to_str()
+                .expect("a UTF-8 temporary path")
+                .to_owned(),
+        );
+        line.push("run".into());
+        line.extend(args.iter().cloned());
+        let line: Vec<String> = line.iter().map(|word| shell_quote(word)).collect();
+        let command = format!("exec {}", line.join(" "));
+        // -q: no "Script started" lines; -e: its exit status is the node's; -c: the command.
+        let prefix = ["script", "-qec", command.as_str(), "/dev/null"];
+        KithProcess::spawn(kith_command_line(&prefix, &[]), args, data_dir).await
+    }
+
     /// Like [`start`](Self::start), behind a `prefix` command that ends by exec'ing the binary
     /// (e.g. `ip netns exec <ns>`), so the child's pid is the node's pid.
     pub async fn start_with(prefix: &[&str], args: &[String], data_dir: &Path) -> KithProcess {
         let mut command = kith_command(prefix, data_dir);
         command.arg("run").args(args);
+        KithProcess::spawn(command, args, data_dir).await
+    }
+
+    /// Spawns `command` (a `kith run` with `args`) and waits for its banner.
+    async fn spawn(mut command: Command, args: &[String], data_dir: &Path) -> KithProcess {
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -183,6 +212,16 @@ impl KithProcess {
 
     pub fn peer_id(&self) -> &str {
         &self.banner.peer_id
+    }
+
+    /// A new one-time login link, from `kith login` (the banner has none on a pipe).
+    pub async fn login_link(&self) -> String {
+        cli_ok(&self.data_dir, &["login"]).await.trim().to_owned()
+    }
+
+    /// This node's invite code, from `kith invite` (the banner has none on a pipe).
+    pub async fn invite(&self) -> String {
+        cli_ok(&self.data_dir, &["invite"]).await.trim().to_owned()
     }
 
     /// Everything written to stderr so far.
@@ -260,13 +299,19 @@ impl KithProcess {
 
     /// Sends SIGTERM and waits for the process to exit. Kills it and fails if it takes longer than
     /// [`EXIT_TIMEOUT`].
-    pub async fn terminate(mut self) -> ExitStatus {
+    pub async fn terminate(self) -> ExitStatus {
+        self.terminate_within(EXIT_TIMEOUT).await
+    }
+
+    /// Sends SIGTERM and waits for the process to exit. Kills it and fails if it takes longer than
+    /// `limit`.
+    pub async fn terminate_within(mut self, limit: Duration) -> ExitStatus {
         let sent = std::process::Command::new("kill")
             .args(["-TERM", &self.pid.to_string()])
             .status()
             .unwrap_or_else(|e| panic!("running kill: {e}"));
         assert!(sent.success(), "kill -TERM {} failed: {sent}", self.pid);
-        self.wait_exit(EXIT_TIMEOUT).await
+        self.wait_exit(limit).await
     }
 
     /// Kills the process with SIGKILL (no chance to flush or clean up) and reaps it.
@@ -295,10 +340,15 @@ impl KithProcess {
 
 /// `[prefix...] kith --data-dir <data_dir>`, with logs at the default level and no colours.
 fn kith_command(prefix: &[&str], data_dir: &Path) -> Command {
+    let kith: [OsString; 3] = [KITH.into(), "--data-dir".into(), data_dir.into()];
+    kith_command_line(prefix, &kith)
+}
+
+/// `[prefix...] [kith...]` in an environment with no `KITH_*` settings, logs at the default
+/// level and no colours.
+fn kith_command_line(prefix: &[&str], kith: &[OsString]) -> Command {
     let mut argv: Vec<OsString> = prefix.iter().map(OsString::from).collect();
-    argv.push(KITH.into());
-    argv.push("--data-dir".into());
-    argv.push(data_dir.into());
+    argv.extend(kith.iter().cloned());
     let mut command = Command::new(&argv[0]);
     command.args(&argv[1..]);
     // The test environment must not leak settings into the node under test.
@@ -309,6 +359,19 @@ fn kith_command(prefix: &[&str], data_dir: &Path) -> Command {
     }
     command.env_remove("RUST_LOG").env("NO_COLOR", "1");
     command
+}
+
+/// `word` as one word for `sh`: single-quoted unless it is plainly safe.
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@=".contains(&b));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 /// Reads stdout until the banner is complete. Fails, with the stderr so far, if the process exits

@@ -25,10 +25,12 @@ mod middleware;
 // The social core between nodes: follows, push and pull delivery, repair, deletes, forgeries,
 // locked accounts, private routes.
 mod social;
-// Posts acknowledged with 201 survive kill -9 in a loop.
+// Posts acknowledged with 201 survive kill -9 in a loop, and SIGTERM under load (a stop within 5 s).
 mod crash;
 // The command line: first run, invite/join, corrupt key files, restart of the binary.
 mod cli;
+// Running as a service: the systemd unit, the container files, a banner without secrets.
+mod service;
 // mDNS between two network namespaces on one bridge.
 mod mdns;
 // Two homes behind NAT routers reach each other through a relay, and by hole punching.
