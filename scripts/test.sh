@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Kith's whole test suite on a fresh Debian machine: installs what the tests need that
-# Cargo cannot (iproute2 for the network-namespace tests, Debian's chromium and its WebDriver
+# Cargo cannot (iproute2 for the network-namespace tests, iptables for their NAT routers, Debian's chromium and its WebDriver
 # for the browser tests, systemd for `systemd-analyze verify` of contrib/systemd/kith.service),
 # then runs every test of every crate.
 #
@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+# tests/nat.rs: the home routers masquerade and drop unsolicited packets with iptables.
+command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || need_apt+=(iptables)
 # The browser tests (tests/browser/) drive /usr/bin/chromium through /usr/bin/chromedriver.
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
@@ -22,7 +24,7 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
   else
-    echo "missing ${need_apt[*]}: install it (as root: apt-get install ${need_apt[*]}); the namespace tests skip without iproute2, the browser tests fail without chromium unless KITH_SKIP_BROWSER_TESTS=1, the systemd unit is checked only as text without systemd" >&2
+    echo "missing ${need_apt[*]}: install it (as root: apt-get install ${need_apt[*]}); the namespace tests skip without iproute2 (the NAT tests also without iptables), the browser tests fail without chromium unless KITH_SKIP_BROWSER_TESTS=1, the systemd unit is checked only as text without systemd" >&2
   fi
 fi
 
