@@ -182,8 +182,10 @@ fn node_args(extra: &[&str]) -> Vec<String> {
 /// One node of the topology and the namespace it runs in.
 struct Host {
     ns: String,
-    process: KithProcess,
-    _dir: tempfile::TempDir,
+    args: Vec<String>,
+    /// `None` while stopped.
+    running: Option<KithProcess>,
+    dir: tempfile::TempDir,
 }
 
 impl Host {
@@ -192,27 +194,45 @@ impl Host {
         let path = dir.path().join("swarm.key");
         fs::write(&path, key).expect("writing swarm.key");
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod swarm.key");
-        let process = KithProcess::start_with(&Netns::exec(ns), args, dir.path()).await;
-        Host {
+        let mut host = Host {
             ns: ns.to_owned(),
-            process,
-            _dir: dir,
-        }
+            args: args.to_vec(),
+            running: None,
+            dir,
+        };
+        host.start_again().await;
+        host
+    }
+
+    /// Starts the node on its data directory (after [`stop`](Self::stop)).
+    async fn start_again(&mut self) {
+        assert!(self.running.is_none(), "{} is already running", self.ns);
+        self.running = Some(
+            KithProcess::start_with(&Netns::exec(&self.ns), &self.args, self.dir.path()).await,
+        );
+    }
+
+    /// Stops the node with SIGTERM; it must exit cleanly.
+    async fn stop(&mut self) {
+        let process = self.running.take().expect("the node is running");
+        assert!(
+            process.terminate().await.success(),
+            "{} stops cleanly",
+            self.ns
+        );
+    }
+
+    fn process(&self) -> &KithProcess {
+        self.running.as_ref().expect("the node is running")
     }
 
     fn peer_id(&self) -> &str {
-        self.process.peer_id()
+        self.process().peer_id()
     }
 
     /// Runs a client command against this node, inside its namespace; fails unless it works.
     async fn cli(&self, args: &[&str]) -> String {
-        let output = run_cli_with(
-            &Netns::exec(&self.ns),
-            &self.process.data_dir,
-            args,
-            CLI_TIMEOUT,
-        )
-        .await;
+        let output = run_cli_with(&Netns::exec(&self.ns), self.dir.path(), args, CLI_TIMEOUT).await;
         assert_success(&output, &args.join(" "));
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
@@ -223,11 +243,31 @@ impl Host {
             .unwrap_or_else(|e| panic!("`kith {}`: {e}: {out}", args.join(" ")))
     }
 
-    /// The node's event stream (`kith events`), read line by line.
-    fn events(&self) -> Events {
+    /// The node's event stream (`kith events`), read line by line, once it is live: the node
+    /// has no "subscribed" event, so the owner posts a marker and waits for its own post to
+    /// come through (an event before that could be missed).
+    async fn events(&self) -> Events {
+        let mut events = self.spawn_events();
+        for attempt in 1..=20 {
+            let marker = format!("event stream of {} is live ({attempt})", self.peer_id());
+            self.cli(&["post", &marker]).await;
+            let own_post =
+                |e: &serde_json::Value| e["type"] == "post" && e["post"]["text"] == marker;
+            if events
+                .try_wait(Duration::from_millis(500), own_post)
+                .await
+                .is_some()
+            {
+                return events;
+            }
+        }
+        panic!("the event stream of {} never came up", self.peer_id());
+    }
+
+    fn spawn_events(&self) -> Events {
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.ns, KITH, "--data-dir"])
-            .arg(&self.process.data_dir)
+            .arg(self.dir.path())
             .arg("events")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -253,6 +293,62 @@ impl Host {
     }
 }
 
+/// Upper bound for B to catch up on A's posts after it comes back.
+const CATCH_UP: Duration = Duration::from_secs(90);
+
+impl Host {
+    /// How many posts by `author` whose text starts with `prefix` the home timeline holds,
+    /// paging through all of it.
+    async fn count_posts_by(&self, author: &str, prefix: &str) -> usize {
+        let mut count = 0;
+        let mut before: Option<String> = None;
+        loop {
+            let mut args = vec!["timeline", "--json", "--limit", "200"];
+            if let Some(cursor) = &before {
+                args.extend(["--before", cursor]);
+            }
+            let page = self.cli_json(&args).await;
+            count += page["posts"]
+                .as_array()
+                .expect("a page of posts")
+                .iter()
+                .filter(|p| {
+                    p["author"] == author
+                        && p["text"].as_str().is_some_and(|t| t.starts_with(prefix))
+                })
+                .count();
+            match page["next"].as_str() {
+                Some(next) => before = Some(next.to_owned()),
+                None => return count,
+            }
+        }
+    }
+
+    /// Waits until the timeline holds `want` such posts. A sync has no event of its own that a
+    /// freshly started node's stream is sure to catch, so this counts every 2 s, within `limit`.
+    async fn wait_for_posts_by(
+        &self,
+        author: &str,
+        prefix: &str,
+        want: usize,
+        limit: Duration,
+    ) -> usize {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let have = self.count_posts_by(author, prefix).await;
+            if have >= want {
+                return have;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} has {have} of {want} posts by {author} after {limit:?}",
+                self.peer_id()
+            );
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+}
+
 /// A node's event stream.
 struct Events {
     _child: Child,
@@ -267,7 +363,21 @@ impl Events {
         limit: Duration,
         predicate: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
-        let found = tokio::time::timeout(limit, async {
+        match self.try_wait(limit, predicate).await {
+            Some(Some(event)) => event,
+            Some(None) => panic!("the event stream ended while waiting for {what}"),
+            None => panic!("no {what} within {limit:?}"),
+        }
+    }
+
+    /// The next event satisfying `predicate`: `None` if `limit` passed first, `Some(None)` if
+    /// the stream ended.
+    async fn try_wait(
+        &mut self,
+        limit: Duration,
+        predicate: impl Fn(&serde_json::Value) -> bool,
+    ) -> Option<Option<serde_json::Value>> {
+        tokio::time::timeout(limit, async {
             while let Ok(Some(line)) = self.lines.next_line().await {
                 if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
                     && predicate(&event)
@@ -277,12 +387,8 @@ impl Events {
             }
             None
         })
-        .await;
-        match found {
-            Ok(Some(event)) => event,
-            Ok(None) => panic!("the event stream ended while waiting for {what}"),
-            Err(_) => panic!("no {what} within {limit:?}"),
-        }
+        .await
+        .ok()
     }
 
     async fn post(&mut self, author: &str, text: &str, limit: Duration) -> serde_json::Value {
@@ -316,7 +422,7 @@ async fn start(nat: Nat) -> Option<Running> {
     let a = Host::start(&topology.homes[0], &key, &member).await;
     let b = Host::start(&topology.homes[1], &key, &member).await;
     for home in [&a, &b] {
-        home.process
+        home.process()
             .wait_for_event(
                 "reserved a slot on a relay",
                 &[("relay", bootstrap.peer_id())],
@@ -336,8 +442,8 @@ impl Running {
     /// A and B follow each other, exchange a post each, a reply and a like; both see all of it.
     async fn converse(&self) {
         let (a, b) = (&self.a, &self.b);
-        let mut a_events = a.events();
-        let mut b_events = b.events();
+        let mut a_events = a.events().await;
+        let mut b_events = b.events().await;
         a.cli(&["follow", b.peer_id()]).await;
         b.cli(&["follow", a.peer_id()]).await;
 
@@ -412,8 +518,8 @@ async fn homes_behind_nat_exchange_posts_and_upgrade_to_a_direct_connection() {
     let upgraded = "relayed connection upgraded to a direct one";
     let (a_peer, b_peer) = ([("peer", net.b.peer_id())], [("peer", net.a.peer_id())]);
     tokio::select! {
-        _ = net.a.process.wait_for_event(upgraded, &a_peer, UPGRADE) => {}
-        _ = net.b.process.wait_for_event(upgraded, &b_peer, UPGRADE) => {}
+        _ = net.a.process().wait_for_event(upgraded, &a_peer, UPGRADE) => {}
+        _ = net.b.process().wait_for_event(upgraded, &b_peer, UPGRADE) => {}
     }
     let a_sees = net.a.peer_entry(net.b.peer_id()).await.expect("A knows B");
     let b_sees = net.b.peer_entry(net.a.peer_id()).await.expect("B knows A");
@@ -426,16 +532,22 @@ async fn homes_behind_nat_exchange_posts_and_upgrade_to_a_direct_connection() {
         "the direct connection goes router to router: {a_sees:#} {b_sees:#}"
     );
     // Traffic between them goes on without the relay.
-    let mut a_events = net.a.events();
+    let mut a_events = net.a.events().await;
     net.b.cli(&["post", "after the upgrade"]).await;
     a_events
         .post(net.b.peer_id(), "after the upgrade", DELIVERY)
         .await;
 }
 
+/// Upper bound for the homes to be back on a restarted relay: they notice the lost connection
+/// at their next reconnect tick (30 s) and reserve again.
+const RELAY_BACK: Duration = Duration::from_secs(60);
+/// Posts A writes while B is offline.
+const OFFLINE_POSTS: usize = 1000;
+
 #[tokio::test]
 async fn homes_behind_symmetric_nat_keep_working_through_the_relay() {
-    let Some(net) = start(Nat::Symmetric).await else {
+    let Some(mut net) = start(Nat::Symmetric).await else {
         return;
     };
     net.converse().await;
@@ -445,4 +557,49 @@ async fn homes_behind_symmetric_nat_keep_working_through_the_relay() {
         entry.to_string().contains("p2p-circuit"),
         "A reaches B through the relay: {entry:#}"
     );
+
+    // The relay restarts: both homes reserve again by themselves and delivery resumes.
+    let relay = net.bootstrap.peer_id().to_owned();
+    net.bootstrap.stop().await;
+    net.bootstrap.start_again().await;
+    for home in [&net.a, &net.b] {
+        home.process()
+            .wait_for_nth_event(
+                "reserved a slot on a relay",
+                &[("relay", &relay)],
+                2,
+                RELAY_BACK,
+            )
+            .await;
+    }
+    let mut b_events = net.b.events().await;
+    net.a.cli(&["post", "after the relay came back"]).await;
+    b_events
+        .post(net.a.peer_id(), "after the relay came back", RELAY_BACK)
+        .await;
+    drop(b_events);
+
+    // B is offline while A writes; back behind its NAT, B catches up through the relay.
+    net.b.stop().await;
+    let script = format!(
+        "for i in $(seq {OFFLINE_POSTS}); do {KITH} --data-dir {} post \"while B was away $i\" >/dev/null || exit 1; done",
+        net.a.dir.path().display()
+    );
+    let wrote = Command::new("ip")
+        .args(["netns", "exec", &net.a.ns, "sh", "-c", &script])
+        .status()
+        .await
+        .expect("running the posting loop");
+    assert!(wrote.success(), "A wrote {OFFLINE_POSTS} posts");
+    net.b.start_again().await;
+    let caught_up = net
+        .b
+        .wait_for_posts_by(
+            net.a.peer_id(),
+            "while B was away ",
+            OFFLINE_POSTS,
+            CATCH_UP,
+        )
+        .await;
+    assert_eq!(caught_up, OFFLINE_POSTS);
 }

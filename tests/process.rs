@@ -282,14 +282,29 @@ impl KithProcess {
         fields: &[(&str, &str)],
         limit: Duration,
     ) -> HashMap<String, String> {
-        let what = format!("`{message}` with {fields:?}");
+        self.wait_for_nth_event(message, fields, 1, limit).await
+    }
+
+    /// Like [`wait_for_event`](Self::wait_for_event), for the `n`-th such event since the
+    /// process started (e.g. the second reservation, after a relay restarted).
+    pub async fn wait_for_nth_event(
+        &self,
+        message: &str,
+        fields: &[(&str, &str)],
+        n: usize,
+        limit: Duration,
+    ) -> HashMap<String, String> {
+        let what = format!("`{message}` with {fields:?} (occurrence {n})");
+        let mut seen = 0;
         let matches = |line: &str| {
-            LogEvent::parse(line).is_some_and(|event| {
+            let hit = LogEvent::parse(line).is_some_and(|event| {
                 event.message == message
                     && fields
                         .iter()
                         .all(|(k, v)| event.fields.get(*k).is_some_and(|have| have == v))
-            })
+            });
+            seen += usize::from(hit);
+            hit && seen == n
         };
         let line = self.wait_for_log(&what, limit, matches).await;
         LogEvent::parse(&line)

@@ -1268,6 +1268,112 @@ mod tests {
     }
 
     #[test]
+    fn reach_defaults_follow_the_role_and_flags_override_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let member = resolve_with(cli_in(dir.path()), no_default_dir).unwrap();
+        assert!(!member.reach.relay && member.reach.upnp);
+        assert_eq!(member.reach.relay_limits, RelayLimits::default());
+        let bootstrap = resolve_with(
+            RawSettings {
+                role: Some(Role::Bootstrap),
+                ..cli_in(dir.path())
+            },
+            no_default_dir,
+        )
+        .unwrap();
+        assert!(bootstrap.reach.relay && !bootstrap.reach.upnp);
+
+        // A bare `--relay` means true; limits and external addresses come through.
+        let mut flags = parse_flags(&[
+            "--relay",
+            "--upnp",
+            "false",
+            "--external-address",
+            "/ip4/203.0.113.7/tcp/4001",
+            "--relay-circuit-mb",
+            "16",
+            "--relay-circuit-secs",
+            "600",
+        ])
+        .unwrap();
+        flags.data_dir = Some(dir.path().to_path_buf());
+        let s = resolve_with(flags, no_default_dir).unwrap();
+        assert!(s.reach.relay && !s.reach.upnp);
+        assert_eq!(
+            s.reach.external_addresses,
+            vec!["/ip4/203.0.113.7/tcp/4001".parse::<Multiaddr>().unwrap()]
+        );
+        assert_eq!(s.reach.relay_limits.circuit_bytes, 16 * MIB);
+        assert_eq!(
+            s.reach.relay_limits.circuit_duration,
+            Duration::from_secs(600)
+        );
+
+        let toml = RawSettings::from_toml(
+            "relay = true\nrelay_max_circuits = 9\nexternal_address = [\"/dns4/home.example.org/tcp/4001\"]",
+            Path::new("kith.toml"),
+        )
+        .unwrap();
+        assert_eq!(toml.relay, Some(true));
+        assert_eq!(toml.relay_max_circuits, Some(9));
+    }
+
+    #[test]
+    fn bad_reach_settings_name_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        for (raw, key) in [
+            (
+                RawSettings {
+                    relay_circuit_secs: Some(0),
+                    ..RawSettings::default()
+                },
+                "relay_circuit_secs",
+            ),
+            (
+                RawSettings {
+                    relay_circuit_secs: Some(u64::from(u32::MAX) + 1),
+                    ..RawSettings::default()
+                },
+                "relay_circuit_secs",
+            ),
+            (
+                RawSettings {
+                    relay_max_circuits: Some(0),
+                    ..RawSettings::default()
+                },
+                "relay_max_circuits",
+            ),
+            (
+                RawSettings {
+                    external_address: Some(vec![
+                        "/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA/p2p-circuit"
+                            .parse()
+                            .unwrap(),
+                    ]),
+                    ..RawSettings::default()
+                },
+                "external_address",
+            ),
+            (
+                RawSettings {
+                    external_address: Some(vec!["/ip4/1.2.3.4/udp/4001/quic-v1".parse().unwrap()]),
+                    ..RawSettings::default()
+                },
+                "external_address",
+            ),
+        ] {
+            let raw = RawSettings {
+                data_dir: Some(dir.path().to_path_buf()),
+                ..raw
+            };
+            match resolve_with(raw, no_default_dir) {
+                Err(Error::InvalidSetting { key: got, .. }) => assert_eq!(got, key),
+                other => panic!("expected an invalid {key}, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn role_and_log_format_text_forms() {
         for role in [Role::Member, Role::Bootstrap] {
             assert_eq!(role.to_string().parse::<Role>().unwrap(), role);

@@ -423,10 +423,14 @@ impl Reconnect {
                 biased;
                 _ = token.cancelled() => break,
                 // Kademlia bootstraps by itself when its routing table gains a peer and every
-                // five minutes; this loop only brings back a node that has lost everyone.
+                // five minutes; this loop brings back a node that has lost everyone, and the
+                // bootstrap peers of one that lost only them (they are its relays: two homes
+                // that hole-punched a direct connection still need the relay for everyone else).
                 _ = ticker.tick() => {
                     if self.node.connections().is_empty() {
                         self.reconnect().await;
+                    } else {
+                        self.redial_lost_bootstrap_peers();
                     }
                 }
             }
@@ -454,6 +458,21 @@ impl Reconnect {
                 record.addrs,
                 PeerSource::PeerBook,
             ));
+        }
+    }
+
+    /// Offers the bootstrap peers with a known id that are not connected to the pipeline.
+    fn redial_lost_bootstrap_peers(&self) {
+        for addr in &self.bootstrap {
+            if let Some(peer) = kith_config::peer_id_of(addr)
+                && !self.node.is_connected(&peer)
+            {
+                self.node.peer_found(PeerFound::new(
+                    peer,
+                    vec![addr.clone()],
+                    PeerSource::Bootstrap,
+                ));
+            }
         }
     }
 

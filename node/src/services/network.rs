@@ -226,7 +226,6 @@ impl NetworkService {
             .filter(|r| {
                 connections.contains_key(&r.peer_id) && r.rejected.is_none() && !r.addrs.is_empty()
             })
-            .filter(|r| r.peer_id != *caller)
             .filter_map(|r| {
                 let addrs: Vec<Multiaddr> = r
                     .addrs
