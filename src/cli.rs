@@ -51,7 +51,7 @@ impl GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start the node (creates keys and a new private network on the first run)
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Join a network with an invite code: store its key and peers (before `kith run`)
     Join {
         /// The invite code (kith1…)

@@ -49,7 +49,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             commands::join(&global, &code, replace, &mut std::io::stdout().lock())
         }
         Command::Passwd => commands::passwd(&global, &mut std::io::stdout().lock()),
-        Command::Run(args) => block_on(run::run(&global, args)),
+        Command::Run(args) => block_on(run::run(&global, *args)),
         Command::Client(command) => block_on(async {
             let client = commands::client(&global)?;
             commands::run_client(&client, command, &mut std::io::stdout().lock()).await

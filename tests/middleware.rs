@@ -37,12 +37,7 @@ async fn a_replayed_request_is_answered_once() {
     let info: NodeInfo = serde_json::from_value(first.result.expect("ok")).unwrap();
     assert_eq!(info.peer_id, a.peer_id());
 
-    let metrics = reqwest::get(format!("http://{}/metrics", a.api))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = a.metrics().await;
     let replayed = metrics
         .lines()
         .find(|l| l.starts_with("kith_route_requests_total") && l.contains("result=\"replayed\""))

@@ -86,12 +86,7 @@ async fn api_describes_the_node() {
     assert_eq!(invite.network_key, key);
     assert_eq!(kith_config::peer_id_of(&invite.addrs[0]), Some(a.peer_id()));
 
-    let metrics = reqwest::get(format!("http://{}/metrics", a.api))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = a.metrics().await;
     assert!(metrics.contains("kith_peer_found"), "{metrics}");
     a.shutdown().await;
 }

@@ -35,5 +35,7 @@ mod service;
 mod mdns;
 // Two homes behind NAT routers reach each other through a relay, and by hole punching.
 mod nat;
+// The network key on every relayed path; a relay's limits against a peer looping circuits.
+mod relay;
 // The web UI in headless chromium: login, live posts, replies and likes, no session, CSRF.
 mod browser;

@@ -45,6 +45,8 @@ pub struct Options {
     pub role: Role,
     pub bootstrap: Vec<Multiaddr>,
     pub limits: Limits,
+    /// Whether the node relays for others.
+    pub relay: bool,
     /// Reuse this data directory (a restart); a fresh one otherwise.
     pub dir: Option<TempDir>,
 }
@@ -56,8 +58,14 @@ impl Options {
             role: Role::Member,
             bootstrap: Vec::new(),
             limits: Limits::default(),
+            relay: false,
             dir: None,
         }
+    }
+
+    pub fn relay(mut self, relay: bool) -> Self {
+        self.relay = relay;
+        self
     }
 
     pub fn bootstrap(mut self, addr: Multiaddr) -> Self {
@@ -115,12 +123,13 @@ impl TestNode {
         let (token, _) =
             kith_config::load_or_create_api_token(&layout.api_token()).expect("api token");
         let store = Store::open(&layout.db(), 8 << 20).expect("open store");
-        let config = NodeConfig {
+        let mut config = NodeConfig {
             role: options.role,
             bootstrap: options.bootstrap,
             limits: options.limits,
             ..NodeConfig::loopback(keypair, options.network_key)
         };
+        config.reach.relay = options.relay;
         let node = Node::start(config, store.clone())
             .await
             .expect("node starts");
@@ -286,6 +295,18 @@ impl TestNode {
 
     pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
         self.api(reqwest::Method::GET, path, None).await
+    }
+
+    /// `GET /metrics` (Prometheus text, no auth).
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .http
+            .get(format!("http://{}/metrics", self.api))
+            .send()
+            .await
+            .expect("GET /metrics");
+        assert_eq!(response.status().as_u16(), 200, "GET /metrics");
+        response.text().await.expect("metrics text")
     }
 
     /// `GET /api/v1/peers`, as a map from peer id to its entry.

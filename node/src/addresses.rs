@@ -134,6 +134,13 @@ pub(crate) fn meaningful_to(ours: &Multiaddr, remote: Option<&Multiaddr>) -> boo
     }
 }
 
+/// Whether a peer at `remote` that reached (or dialled back) our `addr` shows only that our
+/// own host or LAN reaches it: a loopback or private address, reached from the same host or
+/// subnet. A home node's friend on the same Wi-Fi proves nothing about the rest of the network.
+pub(crate) fn vouches_only_for_lan(addr: &Multiaddr, remote: Option<&Multiaddr>) -> bool {
+    matches!(scope(addr), Scope::Loopback | Scope::Private) && meaningful_to(addr, remote)
+}
+
 /// The addresses of ours to tell a peer that reaches us at `remote` (`None`: everyone):
 /// confirmed ones first, then listen addresses that mean something to it, without duplicates.
 pub(crate) fn addresses_for(
@@ -233,6 +240,28 @@ mod tests {
             assert!(meaningful_to(&a(ours), None), "{ours}");
             assert!(meaningful_to(&a(ours), Some(&a("/ip4/192.168.1.5/tcp/1"))));
         }
+    }
+
+    #[test]
+    fn only_a_peer_from_outside_the_lan_vouches_for_reachability() {
+        let lan = a("/ip4/192.168.1.10/tcp/4001");
+        assert!(vouches_only_for_lan(
+            &lan,
+            Some(&a("/ip4/192.168.1.11/tcp/4001"))
+        ));
+        assert!(vouches_only_for_lan(
+            &lan,
+            Some(&a("/ip4/127.0.0.1/tcp/4001"))
+        ));
+        assert!(!vouches_only_for_lan(
+            &lan,
+            Some(&a("/ip4/10.99.0.3/tcp/4001"))
+        ));
+        let public = a("/ip4/203.0.113.7/tcp/4001");
+        assert!(!vouches_only_for_lan(
+            &public,
+            Some(&a("/ip4/203.0.113.8/tcp/4001"))
+        ));
     }
 
     #[test]

@@ -772,7 +772,7 @@ impl EventLoop {
             .connections()
             .get(&peer)
             .map(|c| c.remote_addr.clone());
-        if self.from_inside(&observed, remote.as_ref()) && !self.relays_for_others {
+        if addresses::vouches_only_for_lan(&observed, remote.as_ref()) && !self.relays_for_others {
             return;
         }
         tracing::info!(addr = %observed, %peer, "a peer reached us directly at this address");
@@ -782,15 +782,6 @@ impl EventLoop {
             .confirmed(observed, Confirmation::Inbound { peer });
         self.on_external_addrs_changed();
         self.update_reach();
-    }
-
-    /// Whether a peer at `remote` vouching for our `addr` only shows that our own host or LAN
-    /// reaches it.
-    fn from_inside(&self, addr: &Multiaddr, remote: Option<&Multiaddr>) -> bool {
-        matches!(
-            addresses::scope(addr),
-            addresses::Scope::Loopback | addresses::Scope::Private
-        ) && addresses::meaningful_to(addr, remote)
     }
 
     /// Makes the reservations the node lacks and gives back those it no longer needs.
@@ -837,7 +828,11 @@ impl EventLoop {
     }
 
     fn publish_reach(&self) {
-        self.state.set_reachability(self.reach.view());
+        let view = self.reach.view();
+        if self.state.reachability() != view {
+            self.state.set_reachability(view.clone());
+            let _ = self.events.send(NodeEvent::Reachability(Box::new(view)));
+        }
     }
 
     /// The outcome of an AutoNAT probe of one of our addresses.
@@ -861,7 +856,9 @@ impl EventLoop {
                     .connections()
                     .get(&server)
                     .map(|c| c.remote_addr.clone());
-                if self.from_inside(&tested_addr, server_addr.as_ref()) && !self.relays_for_others {
+                if addresses::vouches_only_for_lan(&tested_addr, server_addr.as_ref())
+                    && !self.relays_for_others
+                {
                     tracing::debug!(addr = %tested_addr, %server, "reachable from the local network only");
                     self.swarm.remove_external_address(&tested_addr);
                     self.reach.expired(&tested_addr);

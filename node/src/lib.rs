@@ -92,6 +92,8 @@ pub enum NodeEvent {
         /// Why.
         reason: String,
     },
+    /// How the node can be reached changed (a probe, a port mapping, a relay reservation).
+    Reachability(Box<kith_protocols::Reachability>),
     /// Something the owner sees happened in the social core (a post arrived, a follow changed).
     Social(Box<EventView>),
 }
@@ -108,7 +110,8 @@ impl NodeEvent {
             NodeEvent::DialStarted { .. }
             | NodeEvent::PeerVerified { .. }
             | NodeEvent::PeerFailed { .. }
-            | NodeEvent::PeerRejected { .. } => None,
+            | NodeEvent::PeerRejected { .. }
+            | NodeEvent::Reachability(_) => None,
         }
     }
 }
