@@ -1,24 +1,13 @@
 //! Two home servers behind two NAT routers exchange posts: through a relay, and directly once
 //! hole punching has upgraded the connection.
 //!
-//! The topology, all in network namespaces (see `netns`):
-//!
-//! ```text
-//!   kbs: bootstrap + relay 10.99.0.1 ──┐
-//!                                      ├── kin: bridge br0 (the "internet", 10.99.0.0/24)
-//!   kra: router 10.99.0.2 ─────────────┤
-//!     └─ lan0 192.168.1.1 ── kha: home A 192.168.1.10
-//!   krb: router 10.99.0.3 ─────────────┘
-//!     └─ lan0 192.168.2.1 ── khb: home B 192.168.2.10
-//! ```
-//!
-//! Each router masquerades its LAN behind its outside address and drops every unsolicited
-//! packet from outside (forwarded or to itself), as a home router does. The "internet" uses a
-//! private range, as carrier-grade NAT and many real networks do, so nothing here may assume
-//! that RFC 1918 means unreachable. The nodes are real `kith run` processes; the test talks to
-//! them with the `kith` CLI run inside their namespaces and reads their event streams.
+//! The topology is `netns::NatTopology`: a bootstrap node (and relay) on an outside network,
+//! and two homes, each behind its own masquerading router that drops unsolicited packets. The
+//! outside uses a private range, so nothing here may assume that RFC 1918 means unreachable.
+//! The nodes are real `kith run` processes; the test talks to them with the `kith` CLI run
+//! inside their namespaces and reads their event streams.
 
-use std::{fs, os::unix::fs::PermissionsExt, path::Path, process::Stdio, time::Duration};
+use std::{fs, os::unix::fs::PermissionsExt, process::Stdio, time::Duration};
 
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
@@ -26,7 +15,7 @@ use tokio::{
 };
 
 use crate::{
-    netns::{Netns, in_ns_ok, ip_ok},
+    netns::{BOOTSTRAP_IP, Nat, NatTopology as Topology, Netns},
     process::{CLI_TIMEOUT, KITH, KithProcess, assert_success, cli_ok, run_cli_with},
 };
 
@@ -37,129 +26,6 @@ const RESERVATION: Duration = Duration::from_secs(45);
 const DELIVERY: Duration = Duration::from_secs(30);
 /// Upper bound for a relayed connection to be upgraded by hole punching.
 const UPGRADE: Duration = Duration::from_secs(60);
-
-/// How a router maps its LAN's connections to its outside address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Nat {
-    /// Masquerade keeping source ports where it can (most home routers): hole punching works.
-    PortPreserving,
-    /// A new random source port per connection (`--random-fully`, a symmetric NAT): hole
-    /// punching cannot work, everything must keep working over the relay.
-    Symmetric,
-}
-
-/// The namespaces of the topology above. Dropping it deletes everything.
-struct Topology {
-    bootstrap: String,
-    homes: [String; 2],
-    _netns: Netns,
-}
-
-const BOOTSTRAP_IP: &str = "10.99.0.1";
-
-impl Topology {
-    fn create(nat: Nat) -> Option<Topology> {
-        if which("iptables").is_none() {
-            println!("skipping the NAT test: iptables is not installed");
-            return None;
-        }
-        let mut netns = Netns::create("the NAT test", "kin")?;
-        let internet = netns.name("kin");
-        netns.bridge(&internet);
-        let bootstrap = netns.add("kbs");
-        netns.attach(&internet, "p0", &bootstrap, &format!("{BOOTSTRAP_IP}/24"));
-        let mut homes = Vec::new();
-        for (i, (router, home)) in [("kra", "kha"), ("krb", "khb")].into_iter().enumerate() {
-            let router = netns.add(router);
-            let home = netns.add(home);
-            let outside = format!("10.99.0.{}", i + 2);
-            let lan = format!("192.168.{}", i + 1);
-            netns.attach(
-                &internet,
-                &format!("p{}", i + 1),
-                &router,
-                &format!("{outside}/24"),
-            );
-            netns.veth(&home, "eth0", &router, "lan0");
-            ip_ok(&[
-                "-n",
-                &router,
-                "addr",
-                "add",
-                &format!("{lan}.1/24"),
-                "dev",
-                "lan0",
-            ]);
-            ip_ok(&[
-                "-n",
-                &home,
-                "addr",
-                "add",
-                &format!("{lan}.10/24"),
-                "dev",
-                "eth0",
-            ]);
-            ip_ok(&[
-                "-n",
-                &home,
-                "route",
-                "add",
-                "default",
-                "via",
-                &format!("{lan}.1"),
-            ]);
-            in_ns_ok(&router, "sysctl", &["-q", "-w", "net.ipv4.ip_forward=1"]);
-            let mut masquerade = vec![
-                "-t",
-                "nat",
-                "-A",
-                "POSTROUTING",
-                "-o",
-                "eth0",
-                "-j",
-                "MASQUERADE",
-            ];
-            if nat == Nat::Symmetric {
-                masquerade.push("--random-fully");
-            }
-            in_ns_ok(&router, "iptables", &masquerade);
-            let established = [
-                "-m",
-                "conntrack",
-                "--ctstate",
-                "ESTABLISHED,RELATED",
-                "-j",
-                "ACCEPT",
-            ];
-            for chain in [
-                vec!["-A", "FORWARD", "-i", "eth0", "-o", "lan0"],
-                vec!["-A", "INPUT", "-i", "eth0"],
-            ] {
-                let mut accept = chain.clone();
-                accept.extend(established);
-                in_ns_ok(&router, "iptables", &accept);
-                let mut drop = chain;
-                drop.extend(["-j", "DROP"]);
-                in_ns_ok(&router, "iptables", &drop);
-            }
-            homes.push(home);
-        }
-        Some(Topology {
-            bootstrap,
-            homes: homes.try_into().expect("two homes"),
-            _netns: netns,
-        })
-    }
-}
-
-fn which(program: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .chain(["/usr/sbin", "/sbin"])
-        .map(|dir| Path::new(dir).join(program))
-        .find(|path| path.is_file())
-}
 
 /// The arguments of every node: all interfaces, the usual port, logs as JSON.
 fn node_args(extra: &[&str]) -> Vec<String> {
@@ -408,7 +274,7 @@ struct Running {
 }
 
 async fn start(nat: Nat) -> Option<Running> {
-    let topology = Topology::create(nat)?;
+    let topology = Topology::create("the NAT test", nat)?;
     let key_dir = tempfile::tempdir().expect("temp dir");
     let key = cli_ok(key_dir.path(), &["network", "new"]).await;
     let bootstrap = Host::start(

@@ -9,6 +9,7 @@
 //! prints why and returns `None`, and the test returns. Any other failure is a test failure.
 
 use std::{
+    path::Path,
     process::{Command, Output},
     sync::atomic::{AtomicU32, Ordering},
 };
@@ -164,4 +165,166 @@ impl Drop for Netns {
             }
         }
     }
+}
+
+/// How a router maps its LAN's connections to its outside address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nat {
+    /// Masquerade keeping source ports where it can (most home routers): hole punching works.
+    PortPreserving,
+    /// A new random source port per connection (`--random-fully`, a symmetric NAT): hole
+    /// punching cannot work, everything must keep working over the relay.
+    Symmetric,
+}
+
+/// Two homes behind NAT routers and a bootstrap node on a shared outside network:
+///
+/// ```text
+///   kbs: bootstrap + relay 10.99.0.1 ──┐
+///                                      ├── kin: bridge br0 (the "internet", 10.99.0.0/24)
+///   kra: router 10.99.0.2 ─────────────┤
+///     └─ lan0 192.168.1.1 ── kha: home A 192.168.1.10
+///   krb: router 10.99.0.3 ─────────────┘
+///     └─ lan0 192.168.2.1 ── khb: home B 192.168.2.10
+/// ```
+///
+/// Each router masquerades its LAN behind its outside address and drops every unsolicited
+/// packet from outside (forwarded or to itself), as a home router does. The "internet" uses a
+/// private range, as carrier-grade NAT and many real networks do. Dropping it deletes
+/// everything.
+pub struct NatTopology {
+    /// The bootstrap node's namespace.
+    pub bootstrap: String,
+    /// The two homes' namespaces.
+    pub homes: [String; 2],
+    /// The bridge namespace, and the next free host number on it (for `add_outside_host`).
+    #[allow(dead_code)]
+    internet: String,
+    #[allow(dead_code)]
+    next_host: u8,
+    netns: Netns,
+}
+
+/// The bootstrap node's address on the outside network.
+pub const BOOTSTRAP_IP: &str = "10.99.0.1";
+
+impl NatTopology {
+    /// Builds the topology, or `None` (after saying why, naming `test`) when this machine
+    /// cannot: no namespaces, or no iptables.
+    pub fn create(test: &str, nat: Nat) -> Option<NatTopology> {
+        if which("iptables").is_none() {
+            println!("skipping {test}: iptables is not installed");
+            return None;
+        }
+        let mut netns = Netns::create(test, "kin")?;
+        let internet = netns.name("kin");
+        netns.bridge(&internet);
+        let bootstrap = netns.add("kbs");
+        netns.attach(&internet, "p0", &bootstrap, &format!("{BOOTSTRAP_IP}/24"));
+        let mut homes = Vec::new();
+        for (i, (router, home)) in [("kra", "kha"), ("krb", "khb")].into_iter().enumerate() {
+            let router = netns.add(router);
+            let home = netns.add(home);
+            let outside = format!("10.99.0.{}", i + 2);
+            let lan = format!("192.168.{}", i + 1);
+            netns.attach(
+                &internet,
+                &format!("p{}", i + 1),
+                &router,
+                &format!("{outside}/24"),
+            );
+            netns.veth(&home, "eth0", &router, "lan0");
+            ip_ok(&[
+                "-n",
+                &router,
+                "addr",
+                "add",
+                &format!("{lan}.1/24"),
+                "dev",
+                "lan0",
+            ]);
+            ip_ok(&[
+                "-n",
+                &home,
+                "addr",
+                "add",
+                &format!("{lan}.10/24"),
+                "dev",
+                "eth0",
+            ]);
+            ip_ok(&[
+                "-n",
+                &home,
+                "route",
+                "add",
+                "default",
+                "via",
+                &format!("{lan}.1"),
+            ]);
+            in_ns_ok(&router, "sysctl", &["-q", "-w", "net.ipv4.ip_forward=1"]);
+            let mut masquerade = vec![
+                "-t",
+                "nat",
+                "-A",
+                "POSTROUTING",
+                "-o",
+                "eth0",
+                "-j",
+                "MASQUERADE",
+            ];
+            if nat == Nat::Symmetric {
+                masquerade.push("--random-fully");
+            }
+            in_ns_ok(&router, "iptables", &masquerade);
+            let established = [
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "ESTABLISHED,RELATED",
+                "-j",
+                "ACCEPT",
+            ];
+            for chain in [
+                vec!["-A", "FORWARD", "-i", "eth0", "-o", "lan0"],
+                vec!["-A", "INPUT", "-i", "eth0"],
+            ] {
+                let mut accept = chain.clone();
+                accept.extend(established);
+                in_ns_ok(&router, "iptables", &accept);
+                let mut drop = chain;
+                drop.extend(["-j", "DROP"]);
+                in_ns_ok(&router, "iptables", &drop);
+            }
+            homes.push(home);
+        }
+        Some(NatTopology {
+            bootstrap,
+            homes: homes.try_into().expect("two homes"),
+            internet,
+            next_host: 10,
+            netns,
+        })
+    }
+
+    /// Adds a host straight on the outside network (no NAT) and returns its namespace and IP.
+    #[allow(dead_code)] // benches/reach.rs (its "lan" case) uses it
+    pub fn add_outside_host(&mut self, prefix: &str) -> (String, String) {
+        let ns = self.netns.add(prefix);
+        let ip = format!("10.99.0.{}", self.next_host);
+        let port = format!("p{}", self.next_host);
+        self.next_host += 1;
+        self.netns
+            .attach(&self.internet, &port, &ns, &format!("{ip}/24"));
+        (ns, ip)
+    }
+}
+
+/// Where `program` is installed, looking in `PATH` and the sbin directories.
+pub fn which(program: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+        .map(|dir| Path::new(dir).join(program))
+        .find(|path| path.is_file())
 }

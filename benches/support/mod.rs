@@ -300,6 +300,8 @@ pub struct KithProcess {
     /// The API token (from the file the banner names).
     pub token: String,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    /// Every stderr line, when asked for with [`KithProcess::start_in`]'s `keep_log`.
+    log: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 impl KithProcess {
@@ -308,13 +310,39 @@ impl KithProcess {
     /// bench's environment are not passed on (they would configure the node under test);
     /// `RUST_LOG` is, so that a bench can be run with the nodes' logs.
     pub async fn start(bin: &Path, data_dir: &Path, extra: &[String]) -> Result<KithProcess> {
-        let mut command = Command::new(bin);
+        let args: Vec<String> = LOOPBACK_ARGS
+            .iter()
+            .map(|a| a.to_string())
+            .chain(extra.iter().cloned())
+            .collect();
+        KithProcess::start_in(&[], bin, data_dir, &args, &[], false).await
+    }
+
+    /// Like [`start`](Self::start), behind a `prefix` that ends by exec'ing the binary (`ip
+    /// netns exec <ns>`), with exactly `args` after `run` and `envs` set; with `keep_log`, every
+    /// stderr line is kept for [`log`](Self::log).
+    pub async fn start_in(
+        prefix: &[&str],
+        bin: &Path,
+        data_dir: &Path,
+        args: &[String],
+        envs: &[(&str, &str)],
+        keep_log: bool,
+    ) -> Result<KithProcess> {
+        let mut command = match prefix.split_first() {
+            Some((first, rest)) => {
+                let mut command = Command::new(first);
+                command.args(rest).arg(bin);
+                command
+            }
+            None => Command::new(bin),
+        };
         command
-            .arg("run")
             .arg("--data-dir")
             .arg(data_dir)
-            .args(LOOPBACK_ARGS)
-            .args(extra)
+            .arg("run")
+            .args(args)
+            .envs(envs.iter().copied())
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -335,11 +363,18 @@ impl KithProcess {
         // Both pipes are drained for the whole life of the process, so that it never blocks on
         // a full pipe; stderr's last lines are kept for error messages.
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        let log = keep_log.then(|| Arc::new(Mutex::new(Vec::new())));
         if let Some(stderr) = child.stderr.take() {
             let tail = Arc::clone(&stderr_tail);
+            let log = log.clone();
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stderr).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(log) = &log {
+                        log.lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push(line.clone());
+                    }
                     let mut tail = tail.lock().unwrap_or_else(PoisonError::into_inner);
                     if tail.len() == 30 {
                         tail.pop_front();
@@ -390,6 +425,14 @@ impl KithProcess {
             banner,
             token,
             stderr_tail,
+            log,
+        })
+    }
+
+    /// Every stderr line so far (empty unless started with `keep_log`).
+    pub fn log(&self) -> Vec<String> {
+        self.log.as_ref().map_or_else(Vec::new, |log| {
+            log.lock().unwrap_or_else(PoisonError::into_inner).clone()
         })
     }
 
