@@ -630,7 +630,7 @@ async fn follow(client: &Client, peer: PeerId, out: &mut impl Write) -> anyhow::
         FollowOutcome::Active => writeln!(out, "Following {who}.")?,
         FollowOutcome::Requested => writeln!(
             out,
-            "Asked to follow {who}: their account is locked, they approve followers themselves."
+            "Asked to follow {who}: waiting for their node to accept (a locked account approves followers itself; a node that cannot be reached now gets the follow when it is back)."
         )?,
         FollowOutcome::Removed => writeln!(out, "{who} did not accept the follow.")?,
     }

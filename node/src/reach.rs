@@ -161,7 +161,9 @@ impl Reach {
         addrs
     }
 
-    /// A peer that offers relaying turned up, reachable at `addr` (direct, without `/p2p/`).
+    /// A peer that offers relaying identified itself, reachable at `addr` (direct, without
+    /// `/p2p/`). We are connected to it right now, so an idle relay is tried at once, whatever
+    /// its backoff: the failures that built the backoff were most likely the relay being away.
     pub fn relay_found(&mut self, relay: PeerId, addr: Multiaddr, now: Instant) {
         if is_relayed(&addr) {
             return;
@@ -171,6 +173,7 @@ impl Reach {
             .and_modify(|r| {
                 if r.state == RelayState::Idle {
                     r.addr = addr.clone();
+                    r.retry_at = now;
                 }
             })
             .or_insert(Relay {
@@ -465,6 +468,27 @@ mod tests {
             1,
             "a relay that worked is retried after the base delay"
         );
+    }
+
+    #[test]
+    fn a_relay_that_comes_back_is_tried_at_once() {
+        let now = Instant::now();
+        let mut reach = Reach::new(true, false, &[]);
+        let relay = PeerId::random();
+        let addr = a("/ip4/10.0.0.1/tcp/4001");
+        reach.relay_found(relay, addr.clone(), now);
+        for _ in 0..6 {
+            let l = listener();
+            reach.reserving(relay, l);
+            reach.listener_closed(l, now);
+        }
+        assert!(
+            reach
+                .reservations_to_make(now + Duration::from_secs(30))
+                .is_empty()
+        );
+        reach.relay_found(relay, addr, now);
+        assert_eq!(reach.reservations_to_make(now).len(), 1);
     }
 
     #[test]

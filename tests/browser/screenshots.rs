@@ -122,6 +122,23 @@ async fn screenshots_of_the_main_pages() {
             saved.push(browser.screenshot(&name).await);
         }
     }
+    // The network page says how the node is reached and how each peer is connected.
+    browser.visit("/network").await;
+    let shown = browser
+        .wait_js(
+            "const s = document.querySelector('#reach-status');
+             const c = document.querySelector(`#peers li[data-peer-id=\"${arguments[0]}\"] [data-connection]`);
+             return s && c && document.querySelector('#reach-help').textContent
+                 ? [s.dataset.status, c.dataset.connection] : null;",
+            vec![serde_json::json!(them)],
+            "the reachability section and the peer's connection kind",
+        )
+        .await;
+    assert_eq!(
+        shown,
+        serde_json::json!([a.handle().reachability().status.to_string(), "direct"]),
+        "the network page shows the node's reachability and a direct connection to B"
+    );
     // The dark theme follows the system's.
     browser.set_dark(true).await;
     for viewport in [Viewport::Desktop, Viewport::Phone] {
