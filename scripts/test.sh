@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs Kith's whole test suite on a fresh Debian machine: installs what the tests need that
-# Cargo cannot (iproute2 for the network-namespace tests, iptables for their NAT routers, Debian's chromium and its WebDriver
-# for the browser tests, systemd for `systemd-analyze verify` of contrib/systemd/kith.service),
-# then runs every test of every crate.
+# Cargo cannot (iproute2 for the network-namespace tests, iptables for their NAT routers,
+# Debian's chromium and its WebDriver for the browser tests, systemd for `systemd-analyze
+# verify` of contrib/systemd/kith.service), then runs every test of every crate.
 #
 # Usage: bash scripts/test.sh [extra cargo test args]
 set -euo pipefail
