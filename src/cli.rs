@@ -49,6 +49,10 @@ impl GlobalArgs {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once and moved into its handler; boxing `RunArgs` saves nothing"
+)]
 pub enum Command {
     /// Start the node (creates keys and a new private network on the first run)
     Run(RunArgs),

@@ -772,7 +772,7 @@ impl EventLoop {
             .connections()
             .get(&peer)
             .map(|c| c.remote_addr.clone());
-        if self.from_inside(&observed, remote.as_ref()) && !self.relays_for_others {
+        if self.vouched_from_inside(&observed, remote.as_ref()) && !self.relays_for_others {
             return;
         }
         tracing::info!(addr = %observed, %peer, "a peer reached us directly at this address");
@@ -786,7 +786,7 @@ impl EventLoop {
 
     /// Whether a peer at `remote` vouching for our `addr` only shows that our own host or LAN
     /// reaches it.
-    fn from_inside(&self, addr: &Multiaddr, remote: Option<&Multiaddr>) -> bool {
+    fn vouched_from_inside(&self, addr: &Multiaddr, remote: Option<&Multiaddr>) -> bool {
         matches!(
             addresses::scope(addr),
             addresses::Scope::Loopback | addresses::Scope::Private
@@ -861,7 +861,9 @@ impl EventLoop {
                     .connections()
                     .get(&server)
                     .map(|c| c.remote_addr.clone());
-                if self.from_inside(&tested_addr, server_addr.as_ref()) && !self.relays_for_others {
+                if self.vouched_from_inside(&tested_addr, server_addr.as_ref())
+                    && !self.relays_for_others
+                {
                     tracing::debug!(addr = %tested_addr, %server, "reachable from the local network only");
                     self.swarm.remove_external_address(&tested_addr);
                     self.reach.expired(&tested_addr);
