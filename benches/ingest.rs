@@ -34,8 +34,20 @@
 //! Afterwards the node is stopped (SIGTERM) and its database opened here: it must hold exactly
 //! as many posts of the node's owner as the node answered `201` for.
 //!
+//! * **Footprint** (issue 9) — a fresh node again, the same clients, but a fixed amount:
+//!   [`FOOTPRINT_POSTS`] posts of [`FOOTPRINT_TEXT_BYTES`] bytes of text, each acknowledged after
+//!   its flush as above. Once the last `201` is in, the node's `VmRSS`/`VmHWM` are read, and again
+//!   after [`FOOTPRINT_IDLE`] of idling; then the node is stopped and its data directory measured
+//!   before anything opens it again: every file's length and the blocks it holds on disk, against
+//!   the signed bytes of the posts stored (the sum of their objects' lengths). The database is
+//!   then opened with plain sled to say what each tree holds (entries, key and value bytes), so
+//!   that the difference between the live bytes and the file is sled's log overhead.
+//!
 //! Run with `cargo build --release && cargo bench --bench ingest`.
-//! `KITH_BENCH_CLIENTS` and `KITH_BENCH_SECONDS` change the client count and the window.
+//! `KITH_BENCH_CLIENTS` and `KITH_BENCH_SECONDS` change the client count and the window;
+//! `KITH_BENCH_FOOTPRINT_POSTS` the footprint run's post count; either set to 0 skips that part.
+//! `KITH_BENCH_FOOTPRINT_ARGS` adds `kith run` arguments to the footprint run only (e.g.
+//! `--db-cache-mb 16`).
 
 mod support;
 
@@ -61,6 +73,15 @@ const CACHE_BYTES: u64 = 64 << 20;
 /// Targets of issue 3.
 const TARGET_RATE: f64 = 5_000.0;
 const TARGET_P99_MS: f64 = 10.0;
+/// Issue 9's footprint run: posts, their text length, and the idle time before the second
+/// memory reading.
+const FOOTPRINT_POSTS: u64 = 20_000;
+const FOOTPRINT_TEXT_BYTES: usize = 280;
+const FOOTPRINT_IDLE: Duration = Duration::from_secs(10);
+/// Targets of issue 9 after that load: nostr-rs-relay's figures on the same load, as the
+/// issue quotes them, and a data directory of at most twice the posts' signed bytes.
+const TARGET_RSS_MIB: f64 = 53.0;
+const TARGET_DIR_RATIO: f64 = 2.0;
 
 fn main() {
     support::run_main("ingest", run);
@@ -69,11 +90,32 @@ fn main() {
 async fn run() -> Result<()> {
     let bin = support::kith_binary()?;
     let clients = support::env_number("KITH_BENCH_CLIENTS", CLIENTS)?.max(1);
-    let window = Duration::from_secs(support::env_number("KITH_BENCH_SECONDS", WINDOW)?.max(1));
+    let seconds = support::env_number("KITH_BENCH_SECONDS", WINDOW)?;
+    let footprint_posts = support::env_number("KITH_BENCH_FOOTPRINT_POSTS", FOOTPRINT_POSTS)?;
 
     println!("# Kith ingest benchmark\n");
     support::print_machine();
+    if seconds > 0 {
+        timed(&bin, clients, Duration::from_secs(seconds)).await?;
+    }
+    if footprint_posts > 0 {
+        // More `kith run` arguments for this run only, e.g. `--db-cache-mb 16`.
+        let extra: Vec<String> = std::env::var("KITH_BENCH_FOOTPRINT_ARGS")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        footprint(&bin, clients, footprint_posts, &extra)
+            .await?
+            .print(&extra)?;
+    }
+    println!("Load average at the end: {}", support::load_average());
+    Ok(())
+}
 
+/// The timed runs: the raw sled baseline, the transaction comparison and the node, each for
+/// `window` after the warm-up, and their table.
+async fn timed(bin: &std::path::Path, clients: u64, window: Duration) -> Result<()> {
     // The bytes the baseline writes: a signed post of the same text length as the posts sent
     // to the node.
     let sample = support::sample_post()?;
@@ -89,7 +131,7 @@ async fn run() -> Result<()> {
     let baseline = sled_baseline(clients, sample.as_bytes(), window, SledWrite::Insert).await?;
     let transactions =
         sled_baseline(clients, sample.as_bytes(), window, SledWrite::Transaction).await?;
-    let kith = http_ingest(&bin, clients, window).await?;
+    let kith = http_ingest(bin, clients, window).await?;
 
     println!("## Results\n");
     println!(
@@ -133,7 +175,7 @@ async fn run() -> Result<()> {
         latency.p99,
         latency.p50
     );
-    println!("Load average at the end: {}", support::load_average());
+    println!();
     Ok(())
 }
 
@@ -458,7 +500,7 @@ async fn http_ingest(bin: &std::path::Path, clients: u64, length: Duration) -> R
     // Every 201 must be a stored post: the probe's, the warm-up's, the window's and the
     // stragglers'.
     let answered = load.succeeded + 1;
-    let stored = count_posts(&dir.path().join("db"), &owner).await?;
+    let (stored, _) = count_posts(&dir.path().join("db"), &owner).await?;
     if stored != answered {
         return Err(format!(
             "the node answered 201 for {answered} posts but its database holds {stored}"
@@ -477,18 +519,25 @@ async fn join_all(mut workers: tokio::task::JoinSet<Result<WorkerLog>>) -> Resul
     Ok(logs)
 }
 
-/// How many posts by `author` the database in `db` holds.
-async fn count_posts(db: &std::path::Path, author: &PeerId) -> Result<u64> {
+/// How many posts by `author` the database in `db` holds, and the sum of their signed objects'
+/// lengths.
+async fn count_posts(db: &std::path::Path, author: &PeerId) -> Result<(u64, u64)> {
     let store =
         Store::open(db, CACHE_BYTES).map_err(|e| format!("opening {}: {e}", db.display()))?;
     let social = store.social();
     let mut count = 0u64;
+    let mut bytes = 0u64;
     let mut cursor = None;
     loop {
         let page = social
             .posts_by(author, 1000, cursor)
             .map_err(|e| format!("listing posts in {}: {e}", db.display()))?;
         count += page.items.len() as u64;
+        bytes += page
+            .items
+            .iter()
+            .map(|post| post.as_bytes().len() as u64)
+            .sum::<u64>();
         match page.next {
             Some(next) => cursor = Some(next),
             None => break,
@@ -498,5 +547,209 @@ async fn count_posts(db: &std::path::Path, author: &PeerId) -> Result<u64> {
         .close()
         .await
         .map_err(|e| format!("closing {}: {e}", db.display()))?;
-    Ok(count)
+    Ok((count, bytes))
+}
+
+/// What the footprint run found.
+struct Footprint {
+    posts: u64,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    /// Right after the last `201`, and after [`FOOTPRINT_IDLE`] more.
+    after: support::Memory,
+    idle: support::Memory,
+    /// The data directory's files once the node has stopped.
+    files: Vec<support::FileSize>,
+    /// The posts' signed objects, summed.
+    signed_bytes: u64,
+    /// Per sled tree: name, entries, key bytes, value bytes.
+    trees: Vec<(String, u64, u64, u64)>,
+}
+
+impl Footprint {
+    fn dir_bytes(&self) -> (u64, u64) {
+        self.files.iter().fold((0, 0), |(len, allocated), file| {
+            (len + file.len, allocated + file.allocated)
+        })
+    }
+
+    fn print(&self, extra: &[String]) -> Result<()> {
+        let p = Percentiles::of_durations(&self.latencies)
+            .ok_or("the footprint run answered no post")?;
+        let (len, allocated) = self.dir_bytes();
+        let ratio = allocated.max(len) as f64 / self.signed_bytes.max(1) as f64;
+        println!(
+            "## Footprint after {} posts of {FOOTPRINT_TEXT_BYTES} bytes (issue 9)\n",
+            self.posts
+        );
+        if !extra.is_empty() {
+            println!("`kith run` with `{}`.\n", extra.join(" "));
+        }
+        println!(
+            "| posts | s | posts/s | p50 | p99 | VmRSS after | VmHWM | VmRSS after {} s idle | data dir on disk | apparent | posts' signed bytes | dir / signed |",
+            FOOTPRINT_IDLE.as_secs()
+        );
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!(
+            "| {} | {:.2} | {:.0} | {:.2} ms | {:.2} ms | **{:.1} MiB** | {:.1} MiB | {:.1} MiB | **{:.1} MB** | {:.1} MB | {:.1} MB | **{ratio:.2}×** |",
+            self.posts,
+            self.elapsed.as_secs_f64(),
+            self.posts as f64 / self.elapsed.as_secs_f64(),
+            p.p50,
+            p.p99,
+            support::mib(self.after.rss_kib),
+            support::mib(self.after.hwm_kib),
+            support::mib(self.idle.rss_kib),
+            support::mb(allocated),
+            support::mb(len),
+            support::mb(self.signed_bytes),
+        );
+        println!();
+        println!("The data directory's files (bytes):\n");
+        println!("| file | length | on disk |");
+        println!("|---|---:|---:|");
+        for file in &self.files {
+            println!(
+                "| `{}` | {} | {} |",
+                file.path.display(),
+                file.len,
+                file.allocated
+            );
+        }
+        println!();
+        println!("What sled's trees hold (live bytes, before sled's own framing):\n");
+        println!("| tree | entries | key bytes | value bytes |");
+        println!("|---|---:|---:|---:|");
+        let (mut keys, mut values) = (0, 0);
+        for (name, entries, key_bytes, value_bytes) in &self.trees {
+            if *entries == 0 {
+                continue;
+            }
+            keys += key_bytes;
+            values += value_bytes;
+            println!("| `{name}` | {entries} | {key_bytes} | {value_bytes} |");
+        }
+        println!("| all | | {keys} | {values} |");
+        println!();
+        let rss = support::mib(self.after.rss_kib.max(self.idle.rss_kib));
+        println!(
+            "Target RSS after the load ≤ {TARGET_RSS_MIB} MiB: {} ({rss:.1} MiB)",
+            verdict(rss <= TARGET_RSS_MIB)
+        );
+        println!(
+            "Target data dir ≤ {TARGET_DIR_RATIO}× the posts' signed bytes: {} ({ratio:.2}×)\n",
+            verdict(ratio <= TARGET_DIR_RATIO)
+        );
+        Ok(())
+    }
+}
+
+/// Issue 9's footprint run: `posts` posts of [`FOOTPRINT_TEXT_BYTES`] through `clients`
+/// keep-alive connections to a fresh node, then its memory and its data directory.
+async fn footprint(
+    bin: &std::path::Path,
+    clients: u64,
+    posts: u64,
+    extra: &[String],
+) -> Result<Footprint> {
+    eprintln!("ingest: footprint, {posts} posts by {clients} clients, `kith run` {extra:?}…");
+    let dir = tempfile::tempdir().map_err(|e| format!("creating a data directory: {e}"))?;
+    let node = KithProcess::start(bin, dir.path(), extra).await?;
+    let owner =
+        PeerId::from_str(&node.banner.peer_id).map_err(|e| format!("the banner's peer id: {e}"))?;
+    let mut connections = Vec::new();
+    for _ in 0..clients {
+        connections.push(node.connect().await?);
+    }
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for mut connection in connections {
+        let next = Arc::clone(&next);
+        workers.spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= posts {
+                    break;
+                }
+                let text = support::post_text_of_len(n, FOOTPRINT_TEXT_BYTES);
+                let body = serde_json::json!({ "text": text }).to_string();
+                let sent = Instant::now();
+                let answer = connection
+                    .post_json("/api/v1/posts", body.as_bytes())
+                    .await?;
+                latencies.push(sent.elapsed());
+                answer.expect(201, "POST /api/v1/posts")?;
+            }
+            Ok::<_, String>(latencies)
+        });
+    }
+    let mut latencies = Vec::new();
+    while let Some(joined) = workers.join_next().await {
+        match joined.map_err(|e| format!("a worker task failed: {e}"))? {
+            Ok(mut more) => latencies.append(&mut more),
+            Err(error) => return Err(format!("{error}{}", node.tail())),
+        }
+    }
+    let elapsed = started.elapsed();
+    let after = support::memory(node.pid())?;
+    tokio::time::sleep(FOOTPRINT_IDLE).await;
+    let idle = support::memory(node.pid())?;
+    node.terminate().await?;
+
+    // Measured before anything opens the database again (opening it writes).
+    let files = support::dir_files(dir.path())?;
+    let db = dir.path().join("db");
+    let trees = tree_sizes(&db).await?;
+    let (stored, signed_bytes) = count_posts(&db, &owner).await?;
+    if stored != posts {
+        return Err(format!(
+            "the node answered 201 for {posts} posts but its database holds {stored}"
+        ));
+    }
+    Ok(Footprint {
+        posts,
+        elapsed,
+        latencies,
+        after,
+        idle,
+        files,
+        signed_bytes,
+        trees,
+    })
+}
+
+/// Entries, key bytes and value bytes of every tree of the sled database in `db`.
+async fn tree_sizes(db: &std::path::Path) -> Result<Vec<(String, u64, u64, u64)>> {
+    let path = db.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let db = sled::Config::new()
+            .path(&path)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|e| format!("opening {} with sled: {e}", path.display()))?;
+        let mut sizes = Vec::new();
+        for name in db.tree_names() {
+            let tree = db
+                .open_tree(&name)
+                .map_err(|e| format!("opening a tree: {e}"))?;
+            let (mut entries, mut keys, mut values) = (0, 0, 0);
+            for entry in tree.iter() {
+                let (key, value) = entry.map_err(|e| format!("reading a tree: {e}"))?;
+                entries += 1;
+                keys += key.len() as u64;
+                values += value.len() as u64;
+            }
+            sizes.push((
+                String::from_utf8_lossy(&name).into_owned(),
+                entries,
+                keys,
+                values,
+            ));
+        }
+        Ok(sizes)
+    })
+    .await
+    .map_err(|e| format!("the tree-size task failed: {e}"))?
 }

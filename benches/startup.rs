@@ -24,13 +24,16 @@
 //! before it is ready (identity generation, network key, sled open of an empty and an existing
 //! directory, `Node::start` on loopback) and, as the floor of any process start, `kith --version`.
 //!
+//! The machine line, the binary, percentiles and the `/proc` readings come from
+//! `benches/support`, like the other benches'.
+//!
 //! Run with `cargo build --release && cargo bench --bench startup`.
 
 use std::{
     collections::VecDeque,
     io::{BufRead, BufReader, Read, Write},
     net::{SocketAddr, TcpStream},
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command, ExitStatus, Stdio},
     sync::{
         Arc, Mutex, PoisonError,
@@ -45,6 +48,7 @@ mod support;
 use kith_config::NetworkKey;
 use kith_node::{Node, NodeConfig};
 use kith_storage::Store;
+use support::{Percentiles, kith_binary, mib, ms, verdict};
 use tempfile::TempDir;
 
 /// Runs per phase (cold, warm).
@@ -186,10 +190,6 @@ fn run() -> Result<()> {
     Ok(())
 }
 
-fn verdict(met: bool) -> &'static str {
-    if met { "met" } else { "MISSED" }
-}
-
 /// What one `kith run` process did.
 struct RunResult {
     banner: Duration,
@@ -209,17 +209,8 @@ struct Started {
 }
 
 impl Started {
-    fn memory(&self) -> Result<(u64, u64)> {
-        let path = format!("/proc/{}/status", self.child.id());
-        let status = std::fs::read_to_string(&path).map_err(|e| format!("reading {path}: {e}"))?;
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                .ok_or_else(|| format!("{path} has no {name} line"))
-        };
-        Ok((field("VmRSS:")?, field("VmHWM:")?))
+    fn memory(&self) -> Result<support::Memory> {
+        support::memory(self.child.id())
     }
 
     /// Sends SIGTERM and waits for a successful exit; returns how long that took.
@@ -302,7 +293,7 @@ fn run_phase(bin: &Path, dirs: &[TempDir], sequential: bool) -> Result<Vec<RunRe
         for dir in dirs {
             let started = start(bin, dir.path())?;
             thread::sleep(IDLE);
-            let (rss_kib, hwm_kib) = started.memory()?;
+            let support::Memory { rss_kib, hwm_kib } = started.memory()?;
             let (banner, ready) = (started.banner, started.ready);
             let exit = started.terminate()?;
             results.push(RunResult {
@@ -330,11 +321,11 @@ fn run_phase(bin: &Path, dirs: &[TempDir], sequential: bool) -> Result<Vec<RunRe
     if let Some(last) = running.last() {
         thread::sleep(IDLE.saturating_sub(last.ready_at.elapsed()));
     }
-    let memory: Vec<Result<(u64, u64)>> = running.iter().map(Started::memory).collect();
+    let memory: Vec<Result<support::Memory>> = running.iter().map(Started::memory).collect();
     for (started, memory) in running.into_iter().zip(memory) {
         let (banner, ready) = (started.banner, started.ready);
         let exit = started.terminate()?;
-        let (rss_kib, hwm_kib) = memory?;
+        let support::Memory { rss_kib, hwm_kib } = memory?;
         results.push(RunResult {
             banner,
             ready,
@@ -559,51 +550,19 @@ fn components() -> Result<()> {
         ),
         ("`Node::shutdown`", &node_stop),
     ] {
-        let values: Vec<f64> = times.iter().map(|d| ms(*d)).collect();
-        let s = stats(&values);
+        let s = Percentiles::of_durations(times).ok_or("no timings")?;
         println!(
             "| {step} | {:.2} | {:.2} | {:.2} | {:.2} |",
-            s.0, s.1, s.2, s.3
+            s.min, s.p50, s.p90, s.max
         );
     }
     println!();
     Ok(())
 }
 
-fn kith_binary() -> Result<PathBuf> {
-    let bin = std::env::var_os("KITH_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/kith"));
-    if bin.is_file() {
-        Ok(bin)
-    } else {
-        Err(format!(
-            "{} does not exist: run `cargo build --release` first or set KITH_BIN",
-            bin.display()
-        ))
-    }
-}
-
+/// The machine (shared with the other benches), the compiler and the binary under test.
 fn print_machine(bin: &Path) {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("model name")
-                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
-            })
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let cores = thread::available_parallelism().map_or(0, |n| n.get());
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().to_owned()))
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map_or_else(|_| "unknown".into(), |s| s.trim().to_owned());
+    support::print_machine();
     let rustc = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
         .arg("--version")
         .output()
@@ -611,38 +570,25 @@ fn print_machine(bin: &Path) {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map_or_else(|| "unknown".into(), |s| s.trim().to_owned());
     let size = std::fs::metadata(bin).map_or(0, |m| m.len());
-    println!("Machine: {cpu}, {cores} cores, {memory} RAM, Linux {kernel}; {rustc}");
+    println!("Compiler: {rustc}");
     println!(
-        "Binary: {} ({:.1} MiB)\n",
+        "Binary: {} ({size} bytes, {:.1} MB, {:.1} MiB)\n",
         bin.display(),
+        support::mb(size),
         size as f64 / (1024.0 * 1024.0)
     );
 }
 
 fn row(phase: &str, metric: &str, values: &[f64]) {
-    let (min, median, p90, max) = stats(values);
-    println!("| {phase} | {metric} | {min:.1} | {median:.1} | {p90:.1} | {max:.1} |");
-}
-
-/// min, median, p90 (nearest rank) and max.
-fn stats(values: &[f64]) -> (f64, f64, f64, f64) {
-    if values.is_empty() {
-        return (f64::NAN, f64::NAN, f64::NAN, f64::NAN);
+    match Percentiles::of(values) {
+        Some(s) => println!(
+            "| {phase} | {metric} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            s.min, s.p50, s.p90, s.max
+        ),
+        None => println!("| {phase} | {metric} | – | – | – | – |"),
     }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
-    (sorted[0], at(0.5), at(0.9), sorted[sorted.len() - 1])
 }
 
 fn median(values: &[f64]) -> f64 {
-    stats(values).1
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
+    Percentiles::of(values).map_or(f64::NAN, |s| s.p50)
 }

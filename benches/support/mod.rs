@@ -161,6 +161,21 @@ pub fn post_text(n: u64) -> String {
     )
 }
 
+/// The text of post number `n` at exactly `bytes` bytes (ASCII): [`post_text`] cut or padded
+/// with words, for runs that need a given post size (issue 9's footprint run: 280 bytes).
+pub fn post_text_of_len(n: u64, bytes: usize) -> String {
+    let mut text = post_text(n);
+    while text.len() < bytes {
+        text.push_str(" and so on");
+    }
+    text.truncate(bytes);
+    if text.ends_with(' ') {
+        text.pop();
+        text.push('.');
+    }
+    text
+}
+
 /// A post signed by a fresh identity with the text of [`post_text`]: the size of the objects
 /// the benches write.
 pub fn sample_post() -> Result<kith_protocols::SignedObject> {
@@ -828,4 +843,82 @@ fn clock_ticks_per_second() -> Result<f64> {
                 .and_then(|s| s.trim().parse().ok())
         })
         .ok_or_else(|| "`getconf CLK_TCK` gave no number".to_owned())
+}
+
+/// Resident memory of a process, from `/proc/<pid>/status`, in KiB.
+#[derive(Debug, Clone, Copy)]
+pub struct Memory {
+    /// `VmRSS`: resident now.
+    pub rss_kib: u64,
+    /// `VmHWM`: the most that was ever resident.
+    pub hwm_kib: u64,
+}
+
+/// [`Memory`] of process `pid`.
+pub fn memory(pid: u32) -> Result<Memory> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).map_err(|e| format!("reading {path}: {e}"))?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .ok_or_else(|| format!("{path} has no {name} line"))
+    };
+    Ok(Memory {
+        rss_kib: field("VmRSS:")?,
+        hwm_kib: field("VmHWM:")?,
+    })
+}
+
+/// KiB as MiB.
+pub fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// Bytes as MB (10^6, as `du --si` and the issues count data directories).
+pub fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+/// One file of a directory tree, with its length and what it takes on disk.
+#[derive(Debug, Clone)]
+pub struct FileSize {
+    /// The path below the measured directory.
+    pub path: PathBuf,
+    /// The file's length (`du --apparent-size`).
+    pub len: u64,
+    /// Blocks allocated to it (`du`; less than `len` for a sparse file).
+    pub allocated: u64,
+}
+
+/// Every regular file below `dir`, largest on disk first.
+pub fn dir_files(dir: &Path) -> Result<Vec<FileSize>> {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let entries = std::fs::read_dir(&current)
+            .map_err(|e| format!("reading {}: {e}", current.display()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("reading {}: {e}", current.display()))?;
+            let meta = entry
+                .metadata()
+                .map_err(|e| format!("reading {}: {e}", entry.path().display()))?;
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else if meta.is_file() {
+                files.push(FileSize {
+                    path: entry
+                        .path()
+                        .strip_prefix(dir)
+                        .map_or_else(|_| entry.path(), Path::to_path_buf),
+                    len: meta.len(),
+                    allocated: meta.blocks() * 512,
+                });
+            }
+        }
+    }
+    files.sort_by_key(|file| std::cmp::Reverse(file.allocated));
+    Ok(files)
 }
