@@ -285,23 +285,6 @@ fn unix_ms(at: SystemTime) -> f64 {
         * 1000.0
 }
 
-fn node_args(extra: &[&str]) -> Vec<String> {
-    [
-        "--listen",
-        "/ip4/0.0.0.0/tcp/4001",
-        "--api",
-        "127.0.0.1:0",
-        "--mdns",
-        "false",
-        "--log-format",
-        "json",
-    ]
-    .iter()
-    .chain(extra)
-    .map(|s| s.to_string())
-    .collect()
-}
-
 /// Bytes in plus out of `dev` in namespace `ns`.
 fn interface_bytes(ns: &str, dev: &str) -> Result<u64> {
     let read = |what: &str| -> Result<u64> {
@@ -360,11 +343,11 @@ async fn measure(
         bin,
         &topology.bootstrap,
         &key,
-        node_args(&["--role", "bootstrap"]),
+        NatTopology::node_args(&["--role", "bootstrap"]),
     )
     .await?;
     let entry = format!("/ip4/{BOOTSTRAP_IP}/tcp/4001/p2p/{}", bootstrap.peer_id());
-    let member = node_args(&["--bootstrap", &entry]);
+    let member = NatTopology::node_args(&["--bootstrap", &entry]);
     let a = Node::start(bin, &a_ns, &key, member.clone()).await?;
     let mut b = Node::start(bin, &b_ns, &key, member).await?;
     let (a_id, b_id) = (a.peer_id(), b.peer_id());

@@ -27,24 +27,6 @@ const DELIVERY: Duration = Duration::from_secs(30);
 /// Upper bound for a relayed connection to be upgraded by hole punching.
 const UPGRADE: Duration = Duration::from_secs(60);
 
-/// The arguments of every node: all interfaces, the usual port, logs as JSON.
-fn node_args(extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "--listen",
-        "/ip4/0.0.0.0/tcp/4001",
-        "--api",
-        "127.0.0.1:0",
-        "--mdns",
-        "false",
-        "--log-format",
-        "json",
-    ]
-    .map(String::from)
-    .to_vec();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args
-}
-
 /// One node of the topology and the namespace it runs in.
 struct Host {
     ns: String,
@@ -280,11 +262,11 @@ async fn start(nat: Nat) -> Option<Running> {
     let bootstrap = Host::start(
         &topology.bootstrap,
         &key,
-        &node_args(&["--role", "bootstrap"]),
+        &Topology::node_args(&["--role", "bootstrap"]),
     )
     .await;
     let entry = format!("/ip4/{BOOTSTRAP_IP}/tcp/4001/p2p/{}", bootstrap.peer_id());
-    let member = node_args(&["--bootstrap", &entry]);
+    let member = Topology::node_args(&["--bootstrap", &entry]);
     let a = Host::start(&topology.homes[0], &key, &member).await;
     let b = Host::start(&topology.homes[1], &key, &member).await;
     for home in [&a, &b] {

@@ -306,6 +306,26 @@ impl NatTopology {
         })
     }
 
+    /// The arguments of a `kith run` in this topology: all interfaces, the usual port, the API
+    /// on the namespace's loopback, no mDNS, logs as JSON (tests and benches read them), then
+    /// `extra`.
+    pub fn node_args(extra: &[&str]) -> Vec<String> {
+        [
+            "--listen",
+            "/ip4/0.0.0.0/tcp/4001",
+            "--api",
+            "127.0.0.1:0",
+            "--mdns",
+            "false",
+            "--log-format",
+            "json",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect()
+    }
+
     /// Adds a host straight on the outside network (no NAT) and returns its namespace and IP.
     #[allow(dead_code)] // benches/reach.rs (its "lan" case) uses it
     pub fn add_outside_host(&mut self, prefix: &str) -> (String, String) {

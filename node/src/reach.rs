@@ -386,6 +386,17 @@ mod tests {
         ListenerId::next()
     }
 
+    /// A member holding a reservation on a new relay: the state, the relay and its listener.
+    fn reserved_member(now: Instant) -> (Reach, PeerId, ListenerId) {
+        let mut reach = Reach::new(true, false, &[]);
+        let relay = PeerId::random();
+        reach.relay_found(relay, a("/ip4/10.0.0.1/tcp/4001"), now);
+        let l = listener();
+        reach.reserving(relay, l);
+        reach.reserved(relay);
+        (reach, relay, l)
+    }
+
     #[test]
     fn a_member_without_direct_address_reserves_on_two_relays() {
         let now = Instant::now();
@@ -416,12 +427,7 @@ mod tests {
     #[test]
     fn a_confirmed_direct_address_makes_it_public_and_gives_relays_back() {
         let now = Instant::now();
-        let mut reach = Reach::new(true, false, &[]);
-        let relay = PeerId::random();
-        reach.relay_found(relay, a("/ip4/10.0.0.1/tcp/4001"), now);
-        let l = listener();
-        reach.reserving(relay, l);
-        reach.reserved(relay);
+        let (mut reach, _, l) = reserved_member(now);
         let server = PeerId::random();
         reach.confirmed(a("/ip4/10.0.0.3/tcp/4001"), Confirmation::Probe { server });
         let view = reach.view();
