@@ -5,6 +5,9 @@
 //! map keyed by the libp2p id of the operation until the matching swarm event arrives. Every
 //! discovery source is turned into a [`PeerFound`] here and handed to the pipeline
 //! (`discovery`), which decides what to do with it; the loop itself never waits on the pipeline.
+//! It also feeds what AutoNAT, UPnP, identify and the relay client report into the node's
+//! reachability (`reach`), makes and gives back relay reservations, and tells peers (identify
+//! push, an announcement) when the addresses it can be reached at change.
 //!
 //! [`NodeHandle`]: crate::NodeHandle
 
@@ -400,8 +403,20 @@ impl EventLoop {
             }
             SwarmEvent::ExternalAddrConfirmed { address } => {
                 tracing::info!(%address, "external address confirmed");
+                // A loopback or private address confirmed by a probe may prove only that the
+                // LAN reaches us; it is told to the network once `on_probe` (or `on_upnp`, which
+                // libp2p calls right after) has said whose word it is, never before.
+                let wait_for_reason = !self.relays_for_others
+                    && matches!(
+                        addresses::scope(&address),
+                        addresses::Scope::Loopback | addresses::Scope::Private
+                    );
                 self.reach.confirmed(address, Confirmation::Other);
-                self.on_external_addrs_changed();
+                if wait_for_reason {
+                    self.publish_reach();
+                } else {
+                    self.on_external_addrs_changed();
+                }
             }
             SwarmEvent::ExternalAddrExpired { address } => {
                 tracing::info!(%address, "external address expired");
@@ -870,6 +885,7 @@ impl EventLoop {
                     tracing::info!(addr = %tested_addr, %server, "address confirmed by a probe");
                     self.reach
                         .confirmed(tested_addr, Confirmation::Probe { server });
+                    self.on_external_addrs_changed();
                 }
             }
             Err(error) => {
@@ -886,6 +902,7 @@ impl EventLoop {
                 tracing::info!(addr = %external_addr, "the router maps a port to us (UPnP)");
                 self.reach.upnp_mapped();
                 self.reach.confirmed(external_addr, Confirmation::Upnp);
+                self.on_external_addrs_changed();
             }
             upnp::Event::ExpiredExternalAddr { external_addr, .. } => {
                 tracing::info!(addr = %external_addr, "the router's port mapping expired");
